@@ -1,0 +1,136 @@
+"""Result files: atomic writes, provenance, and the run's ``summary.json``.
+
+Every stage writes labelled files (JSON, CSV, NetCDF) under ``results/<run>/`` and adds its
+headline numbers to ``summary.json`` under its own key with :func:`update_summary`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUMMARY_FILE = "summary.json"
+_TRACKED_PACKAGES = (
+    "synergy-utils",
+    "torch",
+    "transformers",
+    "numpy",
+    "scipy",
+    "xarray",
+    "papermill",
+    "gguf",
+)
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def package_versions(names: tuple[str, ...] = _TRACKED_PACKAGES) -> dict[str, str | None]:
+    """Installed versions of the packages that shape the results (None when missing)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit(path: str | os.PathLike | None = None) -> str | None:
+    """The commit of the checkout holding ``path`` (``+dirty`` if it has changes), or None."""
+    cwd = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if status else "")
+
+
+def provenance(**parameters: Any) -> dict[str, Any]:
+    """What made a result: parameters, package versions, git commit and time."""
+    return {
+        "parameters": to_jsonable(parameters),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "created": now_iso(),
+    }
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, paths and NaN to plain JSON (NaN and inf become None)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def read_summary(results_dir: str | os.PathLike) -> dict[str, Any]:
+    """The run's summary (empty dict if none yet)."""
+    path = Path(results_dir) / SUMMARY_FILE
+    return read_json(path) if path.exists() else {}
+
+
+def update_summary(results_dir: str | os.PathLike, key: str, value: Any) -> Path:
+    """Set ``summary[key] = value`` in ``results_dir/summary.json``, atomically."""
+    summary = read_summary(results_dir)
+    summary[key] = to_jsonable(value)
+    return write_json(Path(results_dir) / SUMMARY_FILE, summary)
