@@ -69,7 +69,12 @@ def _get(obj: Any, dotted: str) -> Any:
 
 def family_of(model: nn.Module) -> Family:
     """The :class:`Family` row for ``model``; a clear error when there is none."""
-    model_type = getattr(model.config, "model_type", None)
+    return family_for_config(model.config)
+
+
+def family_for_config(config: Any) -> Family:
+    """The :class:`Family` row for a model config; a clear error when there is none."""
+    model_type = getattr(config, "model_type", None)
     if model_type not in FAMILIES:
         supported = ", ".join(sorted(FAMILIES))
         raise UnsupportedArchitectureError(

@@ -134,3 +134,10 @@ def update_summary(results_dir: str | os.PathLike, key: str, value: Any) -> Path
     summary = read_summary(results_dir)
     summary[key] = to_jsonable(value)
     return write_json(Path(results_dir) / SUMMARY_FILE, summary)
+
+
+def merge_summary(results_dir: str | os.PathLike, values: Mapping[str, Any]) -> Path:
+    """Set several top-level keys of ``summary.json`` at once, atomically."""
+    summary = read_summary(results_dir)
+    summary.update(to_jsonable(dict(values)))
+    return write_json(Path(results_dir) / SUMMARY_FILE, summary)

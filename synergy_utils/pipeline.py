@@ -1,0 +1,444 @@
+"""The ``synergy`` command: run the notebooks with papermill and build the book.
+
+``synergy run --profile quick`` executes ``notebooks/*.ipynb`` in the order the profile lists
+them, with the profile's parameters (``profiles.yml``) plus any ``--set NOTEBOOK.PARAM=VALUE``,
+into ``results/<profile>/notebooks/``; stages exchange files under ``results/<profile>/``; the
+headline numbers land in ``results/<profile>/summary.json``. Every parameter name and type is
+checked against the notebooks before anything runs. Then the book is staged and built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import results
+
+PROFILES_FILE = Path(__file__).with_name("profiles.yml")
+#: Parameters passed to every notebook that declares them.
+COMMON_PARAMETERS = ("model_name", "seed", "results_dir")
+
+
+class PipelineError(RuntimeError):
+    """The run cannot start or did not finish; the message says why."""
+
+
+class ParameterError(PipelineError):
+    """A parameter name, value or type does not fit the notebook."""
+
+
+@dataclass
+class NotebookRun:
+    """One notebook to execute: its source, where the executed copy goes, its parameters."""
+
+    name: str
+    source: Path
+    output: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+# --- profiles and parameters ---------------------------------------------------------------
+
+
+def load_profiles(path: str | Path = PROFILES_FILE) -> dict[str, dict]:
+    """All profiles from a YAML file: ``{name: {description, common, notebooks}}``."""
+    with open(path) as handle:
+        profiles = yaml.safe_load(handle)
+    if not isinstance(profiles, dict):
+        raise PipelineError(f"{path}: expected a mapping of profile names")
+    return profiles
+
+
+def get_profile(name: str, path: str | Path = PROFILES_FILE) -> dict:
+    """The profile ``name`` from ``profiles.yml``, or from a YAML file if ``name`` is a path."""
+    if name.endswith((".yml", ".yaml")) and Path(name).exists():
+        profile = yaml.safe_load(Path(name).read_text())
+    else:
+        profiles = load_profiles(path)
+        if name not in profiles:
+            raise PipelineError(f"unknown profile {name!r}; profiles: {', '.join(profiles)}")
+        profile = profiles[name]
+    if not isinstance(profile.get("notebooks"), dict) or not profile["notebooks"]:
+        raise PipelineError(f"profile {name!r} lists no notebooks")
+    return profile
+
+
+def notebook_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Declared parameters of a notebook: ``{name: {inferred_type_name, default, help}}``."""
+    import papermill
+
+    return {name: dict(info) for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+def _split_type(type_name: str) -> tuple[bool, str]:
+    """``"Optional[int]"`` -> (True, "int"); ``"int"`` -> (False, "int")."""
+    type_name = type_name.replace(" ", "")
+    for prefix in ("Optional[", "typing.Optional["):
+        if type_name.startswith(prefix) and type_name.endswith("]"):
+            return True, type_name[len(prefix) : -1]
+    if type_name.endswith("|None"):
+        return True, type_name[: -len("|None")]
+    return False, type_name
+
+
+_SCALARS: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "float": (int, float),
+    "str": str,
+    "bool": bool,
+}
+
+
+def check_value(value: Any, type_name: str) -> Any:
+    """Return ``value`` if it fits the annotation ``type_name`` (ints widen to float).
+
+    Raises ``TypeError`` otherwise. Unknown or missing annotations accept anything.
+    """
+    optional, base = _split_type(type_name)
+    if value is None:
+        if optional or base in ("None", ""):
+            return None
+        raise TypeError(f"None is not allowed for type {type_name}")
+    lowered = base.lower()
+    if lowered.startswith(("list[", "tuple[")) or lowered in ("list", "tuple"):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected a list for type {type_name}, got {value!r}")
+        inner = base[base.find("[") + 1 : -1] if "[" in base else ""
+        return [check_value(item, inner) for item in value] if inner else list(value)
+    expected = _SCALARS.get(base)
+    if expected is None:
+        return value
+    if isinstance(value, bool) and base in ("int", "float"):
+        raise TypeError(f"expected {base}, got the bool {value!r}")
+    if not isinstance(value, expected):
+        raise TypeError(f"expected {base}, got {type(value).__name__} {value!r}")
+    return float(value) if base == "float" else value
+
+
+def parse_value(raw: str, type_name: str) -> Any:
+    """Turn a ``--set`` string into a value of the annotated type (YAML syntax for lists)."""
+    optional, base = _split_type(type_name)
+    if base == "str":
+        if optional and raw.strip().lower() in ("none", "null", "~"):
+            return None
+        return raw
+    value = yaml.safe_load(raw) if raw.strip() else None
+    if isinstance(value, str) and value.lower() == "none":
+        value = None
+    return check_value(value, type_name)
+
+
+def parse_set_options(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["02_extraction.n_prompts=6"]`` -> ``{"02_extraction": {"n_prompts": "6"}}``."""
+    overrides: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        notebook, dot, param = key.strip().rpartition(".")
+        if not sep or not dot or not notebook or not param:
+            raise ParameterError(f"--set {item!r}: expected NOTEBOOK.PARAM=VALUE")
+        overrides.setdefault(notebook, {})[param] = raw
+    return overrides
+
+
+def _validate(notebook: str, params: dict[str, Any], declared: dict[str, dict]) -> dict[str, Any]:
+    """Check every name and type of ``params`` against the notebook's declared parameters."""
+    checked = {}
+    valid = ", ".join(sorted(declared)) or "(none)"
+    for name, value in params.items():
+        if name not in declared:
+            raise ParameterError(
+                f"{notebook}: no parameter named {name!r}. Valid parameters: {valid}"
+            )
+        type_name = declared[name]["inferred_type_name"]
+        try:
+            checked[name] = check_value(value, type_name)
+        except TypeError as err:
+            raise ParameterError(f"{notebook}.{name}: {err}") from None
+    return checked
+
+
+def plan_run(
+    profile_name: str,
+    *,
+    project_dir: str | Path = ".",
+    results_dir: str | Path | None = None,
+    model: str | None = None,
+    overrides: dict[str, dict[str, str]] | None = None,
+    only: list[str] | None = None,
+) -> list[NotebookRun]:
+    """Resolve and validate every notebook's parameters before anything runs.
+
+    Order of precedence (last wins): profile ``common``, the notebook's profile block,
+    ``--model``, ``--set``. ``results_dir`` is always the run's absolute results folder.
+    """
+    project_dir = Path(project_dir).resolve()
+    profile = get_profile(profile_name)
+    results_dir = Path(results_dir or project_dir / "results" / Path(profile_name).stem).resolve()
+    overrides = overrides or {}
+    notebooks_dir = project_dir / "notebooks"
+    unknown = set(overrides) - set(profile["notebooks"])
+    if unknown:
+        raise ParameterError(
+            f"--set names unknown notebook(s) {sorted(unknown)}; "
+            f"notebooks in this profile: {', '.join(profile['notebooks'])}"
+        )
+    selected = list(profile["notebooks"]) if not only else only
+    plan = []
+    for name in selected:
+        if name not in profile["notebooks"]:
+            raise PipelineError(f"notebook {name!r} is not in profile {profile_name!r}")
+        source = notebooks_dir / f"{name}.ipynb"
+        if not source.exists():
+            raise PipelineError(f"notebook not found: {source}")
+        declared = notebook_parameters(source)
+        params = {k: v for k, v in (profile.get("common") or {}).items() if k in declared}
+        params.update(profile["notebooks"][name] or {})
+        if model is not None and "model_name" in declared:
+            params["model_name"] = model
+        if "results_dir" in declared:
+            params["results_dir"] = str(results_dir)
+        for param, raw in overrides.get(name, {}).items():
+            if param not in declared:
+                valid = ", ".join(sorted(declared)) or "(none)"
+                raise ParameterError(
+                    f"{name}: no parameter named {param!r}. Valid parameters: {valid}"
+                )
+            try:
+                params[param] = parse_value(raw, declared[param]["inferred_type_name"])
+            except (TypeError, yaml.YAMLError) as err:
+                raise ParameterError(f"{name}.{param}={raw!r}: {err}") from None
+        params = _validate(name, params, declared)
+        plan.append(NotebookRun(name, source, results_dir / "notebooks" / f"{name}.ipynb", params))
+    return plan
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def _describe_failure(err: Exception) -> str:
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    traceback = getattr(err, "traceback", None)
+    text = "\n".join(traceback) if traceback else f"{ename}: {evalue}"
+    return text
+
+
+def execute(plan: list[NotebookRun], *, project_dir: Path, progress: bool = True) -> dict:
+    """Run the planned notebooks in order; stop at the first failure.
+
+    Returns per-notebook seconds. Raises :class:`PipelineError` naming the failing notebook,
+    its traceback and the path of the partial executed copy.
+    """
+    import papermill
+
+    seconds: dict[str, float] = {}
+    for index, item in enumerate(plan, start=1):
+        item.output.parent.mkdir(parents=True, exist_ok=True)
+        shown = ", ".join(f"{k}={v!r}" for k, v in item.parameters.items() if k != "results_dir")
+        print(f"[{index}/{len(plan)}] {item.name}  ({shown or 'defaults'})", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(item.source),
+                str(item.output),
+                parameters=item.parameters,
+                cwd=str(project_dir),
+                progress_bar=progress,
+                kernel_name="python3",
+                request_save_on_cell_execute=True,
+            )
+        except Exception as err:  # papermill raises PapermillExecutionError and others
+            raise PipelineError(
+                f"notebook {item.name} failed after {time.perf_counter() - start:.0f} s.\n"
+                f"{_describe_failure(err)}\n"
+                f"Partial output: {item.output}"
+            ) from err
+        seconds[item.name] = round(time.perf_counter() - start, 1)
+        print(f"      done in {seconds[item.name]:.0f} s -> {item.output}", flush=True)
+    return seconds
+
+
+def run_pipeline(
+    profile_name: str = "quick",
+    *,
+    project_dir: str | Path = ".",
+    results_dir: str | Path | None = None,
+    model: str | None = None,
+    overrides: dict[str, dict[str, str]] | None = None,
+    only: list[str] | None = None,
+    build: bool = True,
+    book_dir: str | Path | None = None,
+    progress: bool = True,
+    command: str | None = None,
+) -> dict:
+    """Validate, run the notebooks, write ``summary.json`` provenance, and build the book.
+
+    Returns the run's information (also written to ``results_dir/run_info.json``).
+    """
+    project_dir = Path(project_dir).resolve()
+    plan = plan_run(
+        profile_name,
+        project_dir=project_dir,
+        results_dir=results_dir,
+        model=model,
+        overrides=overrides,
+        only=only,
+    )
+    out = plan[0].output.parent.parent
+    out.mkdir(parents=True, exist_ok=True)
+    run_info = {
+        "profile": profile_name,
+        "model": model or "default (bundled SmolLM2-135M-Instruct)",
+        "parameters": {item.name: item.parameters for item in plan},
+        "command": command,
+        "start": results.now_iso(),
+        "status": "running",
+        "versions": results.package_versions(),
+        "git_commit": results.git_commit(project_dir),
+    }
+    results.write_json(out / "run_info.json", run_info)
+    try:
+        run_info["seconds"] = execute(plan, project_dir=project_dir, progress=progress)
+        run_info["status"] = "finished"
+    except PipelineError:
+        run_info["status"] = "failed"
+        raise
+    finally:
+        run_info["end"] = results.now_iso()
+        results.write_json(out / "run_info.json", run_info)
+        results.update_summary(out, "provenance", run_info)
+    if build:
+        from . import book
+
+        stage = stage_book(project_dir, out, plan)
+        book.prepare_book_sources(stage, out, run_info)
+        html = book.build_book(stage, Path(book_dir) if book_dir else project_dir)
+        run_info["book"] = str(html)
+        results.write_json(out / "run_info.json", run_info)
+        print(f"Book: {html / 'index.html'}", flush=True)
+    return run_info
+
+
+def stage_book(project_dir: Path, results_dir: Path, plan: list[NotebookRun]) -> Path:
+    """Copy the book sources and the executed notebooks into ``results_dir/book_src``."""
+    stage = results_dir / "book_src"
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.copytree(project_dir / "book", stage / "book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(project_dir / name, stage / name)
+    executed = stage / "book" / "notebooks"
+    executed.mkdir(parents=True, exist_ok=True)
+    for item in plan:
+        shutil.copy2(item.output, executed / item.output.name)
+    _prune_toc(stage)
+    return stage
+
+
+def _prune_toc(stage: Path) -> None:
+    """Drop table-of-contents entries whose page is absent (notebooks left out of this run)."""
+    toc_path = stage / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text())
+
+    def present(entry: dict) -> bool:
+        name = entry.get("file")
+        return name is None or any(
+            (stage / f"{name}{ext}").exists() for ext in ("", ".md", ".ipynb")
+        )
+
+    for part in toc.get("parts", []):
+        part["chapters"] = [c for c in part.get("chapters", []) if present(c)]
+    toc["parts"] = [part for part in toc.get("parts", []) if part["chapters"]]
+    toc_path.write_text(yaml.safe_dump(toc, sort_keys=False))
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synergy", description="Run the synergy-cores notebooks and build the book."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute the notebooks of a profile and build the book")
+    run.add_argument("--profile", default="full", help="quick, full, or a YAML file (default full)")
+    run.add_argument("--model", default=None, help="Hugging Face id, local folder or bundled name")
+    run.add_argument("--out", default=None, help="results folder (default results/<profile>)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NOTEBOOK.PARAM=VALUE",
+        help="override one notebook parameter (repeatable)",
+    )
+    run.add_argument("--only", action="append", default=None, help="run only this notebook")
+    run.add_argument("--no-book", action="store_true", help="skip building the book")
+    run.add_argument("--book-dir", default=None, help="where _build/html goes (default: here)")
+    run.add_argument("--project", default=".", help="project folder (holds notebooks/, book/)")
+    run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
+    params = sub.add_parser("params", help="list the parameters of the notebooks")
+    params.add_argument("notebook", nargs="?", default=None)
+    params.add_argument("--project", default=".")
+    return parser
+
+
+def _print_params(project_dir: Path, notebook: str | None) -> None:
+    paths = sorted((project_dir / "notebooks").glob("*.ipynb"))
+    if notebook:
+        paths = [p for p in paths if p.stem == notebook]
+        if not paths:
+            raise PipelineError(f"no notebook named {notebook!r} in {project_dir / 'notebooks'}")
+    for path in paths:
+        print(path.stem)
+        for name, info in notebook_parameters(path).items():
+            help_text = f"  # {info['help']}" if info.get("help") else ""
+            print(f"  {name}: {info['inferred_type_name']} = {info['default']}{help_text}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "params":
+            _print_params(Path(args.project).resolve(), args.notebook)
+            return 0
+        run_pipeline(
+            args.profile,
+            project_dir=args.project,
+            results_dir=args.out,
+            model=args.model,
+            overrides=parse_set_options(args.overrides),
+            only=args.only,
+            build=not args.no_book,
+            book_dir=args.book_dir,
+            progress=not args.no_progress,
+            command="synergy " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        )
+    except PipelineError as err:
+        print(f"synergy: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = [
+    "ParameterError",
+    "PipelineError",
+    "check_value",
+    "load_profiles",
+    "main",
+    "notebook_parameters",
+    "parse_set_options",
+    "parse_value",
+    "plan_run",
+    "run_pipeline",
+]
