@@ -1,0 +1,420 @@
+"""Tests of the book assembly: verdict table, reproducibility boxes, figures, offline build.
+
+The build tests stage a small book by hand (dummy executed notebooks with a real PNG output)
+instead of running the pipeline; tests/test_browser.py checks the real quick book in Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from synergy_utils import book
+
+REPO = Path(__file__).resolve().parents[1]
+NAMES = [
+    "00_setup",
+    "01_phiid_primer",
+    "02_extraction",
+    "03_synergistic_cores",
+    "04_phase_transition",
+    "05_ablation",
+]
+
+SUMMARY_FOR = {
+    "inverted_u": {"value": 0.31, "ci_low": 0.12, "ci_high": 0.47},
+    "syn_red_corr": 0.72,
+    "split_half_rho": 0.9,
+    "graph": {
+        "synergy": {"efficiency": 0.5, "modularity": 0.1},
+        "redundancy": {"efficiency": 0.3, "modularity": 0.4},
+    },
+    "phase": {"transition_supported": True, "critical_difficulty": {"value": 3.2, "ci": [2.5, 4]}},
+    "ablation": {"auc_ratio_synergy_random": {"value": 1.8, "ci_low": 1.4, "ci_high": 2.3}},
+}
+SUMMARY_AGAINST = {
+    "inverted_u": {"value": -0.2, "ci_low": -0.35, "ci_high": -0.05},
+    "syn_red_corr": 0.72,
+    "phase": {"transition_supported": False, "critical_difficulty": None},
+    "ablation": {"auc_ratio_synergy_random": {"value": 0.95, "ci_low": 0.8, "ci_high": 1.1}},
+}
+
+
+def _png(slope: float) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 2.5))
+    ax.plot([0, 1], [0, slope], label="profile")
+    ax.set_xlabel("layer depth (scaled)")
+    ax.set_ylabel("gradient (scaled)")
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=60)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def make_executed_notebook(name: str, n_images: int = 1, headline: int | None = None):
+    """A notebook shaped like papermill's output: title, parameters, injected cell, figures."""
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["papermill"] = {"duration": 4.2, "parameters": {"seed": 1}}
+    params = new_code_cell(
+        "from typing import Optional\n"
+        "seed: int = 0  # random seed\n"
+        "n_prompts: int = 60  # prompts per category\n"
+        "results_dir: str = 'results/dev'  # where results go\n"
+        "model_name: Optional[str] = None  # None: bundled default"
+    )
+    params.metadata["tags"] = ["parameters"]
+    injected = new_code_cell("# Parameters\nseed = 1\n")
+    injected.metadata["tags"] = ["injected-parameters"]
+    cells = [new_markdown_cell(f"# The {name} chapter\n\nWhat it computes, $x^2$."), params,
+             injected]
+    for i in range(n_images):
+        cell = new_code_cell(f"plot({i})")
+        cell.outputs = [new_output("display_data", data={"image/png": _png(i + 1),
+                                                          "text/plain": "<Figure>"})]
+        if headline == i:
+            cell.metadata["tags"] = ["headline"]
+            cell.metadata["mystnb"] = {"figure": {"caption": f"Headline of {name}."}}
+        cells.append(cell)
+    cells.append(new_markdown_cell(
+        f"```{{exercise}} Check it\n:label: ex-{name}\nRun the cell.\n```\n\n"
+        f"```{{solution}} ex-{name}\n:class: dropdown\n`assert True`\n```"
+    ))
+    for cell in cells:
+        if cell.cell_type == "code":
+            cell.execution_count = 1
+    nb.cells = cells
+    nbformat.validator.normalize(nb)
+    return nb
+
+
+def make_stage(root: Path, summary: dict) -> tuple[Path, Path]:
+    """Stage like `synergy run` does: config, toc, book/, executed notebooks; a summary.json."""
+    stage, results = root / "book_src", root / "results"
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.copytree(REPO / "book", stage / "book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(REPO / name, stage / name)
+    (stage / "book" / "notebooks").mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(NAMES):
+        nb = make_executed_notebook(name, n_images=2, headline=0 if i == 3 else None)
+        nbformat.write(nb, stage / "book" / "notebooks" / f"{name}.ipynb")
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "summary.json").write_text(json.dumps(summary))
+    return stage, results
+
+
+RUN_INFO = {
+    "profile": "quick",
+    "model": "default (bundled SmolLM2-135M-Instruct)",
+    "parameters": {n: {"seed": 1, "n_prompts": 6, "results_dir": "/tmp/run x/results",
+                       "model_name": None} for n in NAMES},
+    "seconds": {n: 61.0 + i for i, n in enumerate(NAMES)},
+    "start": "2026-01-01T10:00:00+00:00",
+    "end": "2026-01-01T10:07:00+00:00",
+    "git_commit": "0123456789abcdef+dirty",
+    "command": "synergy run --profile quick",
+}
+
+
+# --- reading numbers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (0.5, book.Estimate(0.5)),
+        ({"value": 1.0, "ci_low": 0.5, "ci_high": 2.0}, book.Estimate(1.0, 0.5, 2.0)),
+        ({"value": 3.2, "ci": [2.5, 4]}, book.Estimate(3.2, 2.5, 4.0)),
+        ({"r": 0.7}, book.Estimate(0.7)),
+        ([1.0, 0.5, 2.0], book.Estimate(1.0, 0.5, 2.0)),
+        (None, None),
+        ("text", None),
+        (float("nan"), None),
+        ({"value": None, "ci_low": None}, None),
+        (True, None),
+    ],
+)
+def test_as_estimate_reads_the_layouts_stages_use(raw, expected):
+    assert book.as_estimate(raw) == expected
+
+
+def test_interval_verdict_uses_the_whole_interval():
+    assert book.interval_verdict(book.Estimate(1.5, 1.1, 2.0), 1.0) == book.SUPPORTED
+    assert book.interval_verdict(book.Estimate(0.9, 0.8, 0.99), 1.0) == book.CONTRADICTED
+    assert book.interval_verdict(book.Estimate(1.05, 0.9, 1.2), 1.0) == book.INCONCLUSIVE
+    assert book.interval_verdict(book.Estimate(2.0), 1.0) == "supported (no CI)"
+    assert book.interval_verdict(None, 1.0) == book.MISSING
+
+
+def test_fmt_number_and_duration():
+    assert book.fmt_number(0.123456) == "0.123"
+    assert book.fmt_number(None) == "–"
+    assert book.fmt_number(12345.0) == "1.23e+04"
+    assert book.fmt_duration(4.25) == "4.2 s"
+    assert book.fmt_duration(125) == "2 min 05 s"
+    assert book.fmt_duration(3725) == "1 h 02 min"
+    assert book.fmt_duration(None) == "–"
+
+
+# --- the verdict table -----------------------------------------------------------------
+
+
+def _verdicts(table: str) -> dict[str, str]:
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    cells = [[c.strip() for c in row.strip("|").split(" | ")] for row in rows]
+    return {c[0]: c[3].strip("*") for c in cells}
+
+
+def test_verdict_table_without_results_says_not_run_for_every_row():
+    for summary in ({}, None, {"inverted_u": None, "graph": "oops", "phase": 3, "ablation": []}):
+        verdicts = _verdicts(book.verdict_table(summary))
+        assert len(verdicts) == 8
+        assert set(verdicts.values()) == {book.MISSING}
+
+
+def test_verdict_table_changes_when_the_summary_changes():
+    for_claims = _verdicts(book.verdict_table(SUMMARY_FOR))
+    against = _verdicts(book.verdict_table(SUMMARY_AGAINST))
+    claim1, claim2, claim3, claim4 = list(for_claims)[:4]
+    assert [for_claims[c] for c in (claim1, claim2, claim3, claim4)] == [book.SUPPORTED] * 4
+    assert against[claim1] == book.CONTRADICTED
+    assert against[claim2] == book.MISSING  # no graph key in that summary
+    assert against[claim3] == book.CONTRADICTED
+    assert against[claim4] == book.INCONCLUSIVE
+    table = book.verdict_table(SUMMARY_FOR)
+    assert "1.8 [1.4, 2.3]" in table and "midpoint 3.2 [2.5, 4]" in table
+    assert "0.95 [0.8, 1.1]" in book.verdict_table(SUMMARY_AGAINST)
+
+
+def test_controls_are_read_in_words():
+    rows = {r[0]: r for r in book.verdict_rows(
+        {"syn_red_corr": {"r": 0.8}, "split_half_rho": 0.3, "inverted_u": 0.2,
+         "null_profile_band": [0.1, 0.3], "random_model_profile": {"inverted_u": -0.01}}
+    )}
+    assert rows["Control · synergy vs redundancy"][3].startswith("positive")
+    assert rows["Control · reliability"][3].startswith("unreliable")
+    assert "inside the null band" in rows["Control · circular-shift null"][3]
+    assert rows["Control · untrained model"][3].startswith("weaker without training")
+
+
+def _cores_layout(p_null: float, random_inverted_u: float) -> dict:
+    """The top-level keys as 03_synergistic_cores writes them (analysis.cores_summary)."""
+    return {
+        "model": "tiny",
+        "layer_profile": [0.0, 0.2, 1.0, 0.9, 0.1, 0.05],
+        "inverted_u": {"value": 0.5, "ci_low": 0.3, "ci_high": 0.7, "method": "luppi",
+                       "ci_level": 0.95},
+        "syn_red_corr": {"r": -0.5, "ci_low": -0.7, "ci_high": -0.2, "p_value": 0.01, "n": 24,
+                         "rho": -0.4},
+        "split_half_rho": {"rho": 0.65, "spearman_brown": 0.79, "method": "luppi",
+                           "n_splits": 20, "seed": 0},
+        "null_profile_band": {"low": [0.0] * 6, "high": [0.5] * 6, "n_shuffles": 20,
+                              "ci_level": 0.95},
+        "graph": {"synergy": {"efficiency": 0.6, "modularity": 0.2},
+                  "redundancy": {"efficiency": 0.4, "modularity": 0.5},
+                  "synergy_more_efficient": True, "redundancy_more_modular": True},
+        "random_model_profile": {
+            "reinitialised": {"layer_profile": [0.5] * 6, "inverted_u": random_inverted_u},
+            "perturbed": {"layer_profile": [0.5] * 6, "inverted_u": 0.0},
+        },
+        "cores": {"null_p_value": p_null, "verdict": "supported"},
+    }
+
+
+def test_verdict_rows_read_the_cores_notebook_layout():
+    rows = {r[0]: r for r in book.verdict_rows(_cores_layout(0.01, 0.05))}
+    claim1 = rows["1 · Synergistic core in the middle layers"]
+    assert claim1[2] == "0.5 [0.3, 0.7]" and claim1[3] == book.SUPPORTED
+    assert rows["2 · Redundancy in early and late layers"][3] == book.SUPPORTED
+    assert rows["Control · synergy vs redundancy"][3].startswith("negative")
+    assert rows["Control · reliability"][3].startswith("moderately")
+    null = rows["Control · circular-shift null"]
+    assert null[2] == "p = 0.01; 67 % of layers inside the band"
+    assert null[3] == "the inverted-U statistic beats the null"
+    untrained = rows["Control · untrained model"]
+    assert untrained[2] == "reinitialised 0.05; perturbed 0"
+    assert untrained[3].startswith("weaker without training")
+
+    # the same shape, but no stronger than the null and as strong untrained
+    rows = {r[0]: r for r in book.verdict_rows(_cores_layout(0.4, 0.6))}
+    assert rows["1 · Synergistic core in the middle layers"][3] == book.CONTRADICTED
+    assert rows["Control · circular-shift null"][3].startswith("no stronger than the null")
+    assert rows["Control · untrained model"][3].startswith("as strong without training")
+
+
+@pytest.mark.parametrize(
+    ("graph", "verdict"),
+    [
+        ({"synergy_efficiency": 0.5, "redundancy_efficiency": 0.3}, book.SUPPORTED),
+        ({"efficiency": {"synergy": 0.2, "redundancy": 0.3},
+          "modularity": {"synergy": 0.5, "redundancy": 0.1}}, book.CONTRADICTED),
+        ({"synergy": {"global_efficiency": 0.5, "modularity": 0.5},
+          "redundancy": {"global_efficiency": 0.3, "modularity": 0.1}}, "mixed"),
+        ({"something_else": 1}, book.MISSING),
+    ],
+)
+def test_graph_verdict_accepts_several_layouts(graph, verdict):
+    assert book.graph_verdict(graph)[0] == verdict
+
+
+# --- notebooks: box, hidden cells, figures ---------------------------------------------
+
+
+def test_reproducibility_box_commands_are_valid_shell_with_every_parameter():
+    params = {"seed": 1, "n_prompts": 6, "results_dir": "/tmp/run x/results", "model_name": None,
+              "categories": ["a", "b"]}
+    synergy_cmd, papermill_cmd = book.rerun_commands("02_extraction", params, "quick")
+    words = shlex.split(synergy_cmd.replace("\\\n", " "))
+    assert words[:5] == ["synergy", "run", "--profile", "quick", "--only"]
+    assert "--out" in words and "/tmp/run x/results" in words
+    assert words[-1] == "02_extraction.n_prompts=6"
+    pm = shlex.split(papermill_cmd.replace("\\\n", " "))
+    assert pm[:3] == ["papermill", "notebooks/02_extraction.ipynb", "/tmp/02_extraction.ipynb"]
+    pairs = {pm[i + 1]: pm[i + 2] for i, w in enumerate(pm) if w == "-p"}
+    assert pairs == {"seed": "1", "n_prompts": "6", "results_dir": "/tmp/run x/results",
+                     "model_name": "None"}
+    assert "-y" in pm and "categories" in pm[pm.index("-y") + 1]
+    # the default results folder needs no --out
+    default = book.rerun_commands("02_extraction", {"results_dir": "/r/results/full"}, "full")[0]
+    assert "--out" not in default
+
+
+def test_box_goes_after_the_title_once_and_parameter_cells_are_hidden():
+    nb = make_executed_notebook("03_synergistic_cores")
+    box = book.reproducibility_box("03_synergistic_cores", RUN_INFO, {"seed": 1}, 75.0)
+    book.add_reproducibility_box(nb, box)
+    book.add_reproducibility_box(nb, box)  # idempotent
+    book.hide_parameter_cells(nb)
+    assert nb.cells[0].source.startswith("# The 03")
+    assert nb.cells[1].metadata[book.BOX_MARKER] is True
+    assert sum(bool(c.metadata.get(book.BOX_MARKER)) for c in nb.cells) == 1
+    assert "1 min 15 s" in nb.cells[1].source and "`seed=1`" in nb.cells[1].source
+    tags = {tuple(c.metadata.get("tags", [])) for c in nb.cells}
+    assert ("parameters", "hide-input") in tags
+    assert ("injected-parameters", "remove-cell") in tags
+    nbformat.validate(nb)
+
+
+def test_headline_figures_tagged_cells_else_last_image(tmp_path):
+    tagged = make_executed_notebook("a", n_images=3, headline=1)
+    untagged = make_executed_notebook("b", n_images=3)
+    none = make_executed_notebook("c", n_images=0)
+    figs = book.export_headline_figures(tagged, "a", tmp_path)
+    assert [f.path.as_posix() for f in figs] == ["figures/a-1.png"]
+    assert figs[0].caption == "Headline of a."
+    assert (tmp_path / "a-1.png").read_bytes() == base64.b64decode(_png(2))
+    figs = book.export_headline_figures(untagged, "b", tmp_path)
+    assert (tmp_path / "b-1.png").read_bytes() == base64.b64decode(_png(3))
+    assert figs[0].caption is None
+    assert book.export_headline_figures(none, "c", tmp_path) == []
+
+
+def test_prepare_book_sources_writes_generated_pages_from_summary(tmp_path):
+    stage, results = make_stage(tmp_path, SUMMARY_FOR)
+    book.prepare_book_sources(stage, results, RUN_INFO)
+    generated = stage / "book" / book.GENERATED_DIR
+    first = (generated / "verdicts.md").read_text()
+    assert first == book.verdict_table(SUMMARY_FOR)
+    body = (generated / "results_body.md").read_text()
+    assert body.count("```{figure} /book/figures/") == 6
+    assert "Headline of 03_synergistic_cores." in body
+    assert (stage / "book" / "figures" / "05_ablation-1.png").exists()
+    times = (generated / "run_times.md").read_text()
+    assert "1 min 01 s" in times and "**6 min 21 s**" in times
+    params = (generated / "parameters.md").read_text()
+    assert "`n_prompts`" in params and "prompts per category" in params
+    assert "quick" in (generated / "run_header.md").read_text()
+
+    # summary.json changes -> the landing page's table changes; boxes are not duplicated
+    (results / "summary.json").write_text(json.dumps(SUMMARY_AGAINST))
+    book.prepare_book_sources(stage, results, RUN_INFO)
+    second = (generated / "verdicts.md").read_text()
+    assert second != first and second == book.verdict_table(SUMMARY_AGAINST)
+    nb = nbformat.read(stage / "book" / "notebooks" / "00_setup.ipynb", as_version=4)
+    assert sum(bool(c.metadata.get(book.BOX_MARKER)) for c in nb.cells) == 1
+
+
+def test_prepare_book_sources_survives_missing_run_info_and_summary(tmp_path):
+    stage, results = make_stage(tmp_path, {})
+    (results / "summary.json").unlink()
+    book.prepare_book_sources(stage, results, {})
+    verdicts = (stage / "book" / book.GENERATED_DIR / "verdicts.md").read_text()
+    assert verdicts.count(book.MISSING) == 8
+    nb = nbformat.read(stage / "book" / "notebooks" / "01_phiid_primer.ipynb", as_version=4)
+    box = nb.cells[1].source
+    assert "`seed=1`" in box  # from papermill's metadata
+    assert "4.2 s" in box  # papermill's recorded duration
+
+
+# --- a real (small) build --------------------------------------------------------------
+
+_EXTERNAL_LOAD = re.compile(
+    r"<(?:script|link|img|iframe|source|embed)\b[^>]*\b(?:src|href)=\"(?:https?:)?//", re.I
+)
+
+
+def _verdict_cells(html: str) -> list[str]:
+    table = html[html.index("Claim / control"):]
+    table = table[: table.index("</table>")]
+    return re.findall(r"<td>(?:<p>)?(?:<strong>)?(supported|not supported|inconclusive|not run)",
+                      table)
+
+
+def test_book_builds_without_warnings_offline_and_follows_summary_json(tmp_path):
+    stage, results = make_stage(tmp_path, SUMMARY_FOR)
+    book.prepare_book_sources(stage, results, RUN_INFO)
+    html_dir = book.build_book(stage, tmp_path / "out")
+    assert html_dir == tmp_path / "out" / "_build" / "html"
+    intro = (html_dir / "book" / "intro.html").read_text()
+    first = _verdict_cells(intro)
+    assert first[:4] == ["supported"] * 4
+
+    pages = sorted(html_dir.rglob("*.html"))
+    assert len(pages) >= 15
+    for page in pages:
+        text = page.read_text()
+        assert not _EXTERNAL_LOAD.search(text), f"{page} loads something from the web"
+        assert "THEBE_JS_URL" not in text
+    assert (html_dir / "_static" / "mathjax" / "tex-chtml-full.js").exists()
+    assert (html_dir / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+            / "MathJax_Main-Regular.woff").exists()
+    assert 'src="../_static/mathjax/tex-chtml-full.js' in intro
+    for name in NAMES:
+        page = (html_dir / "book" / "notebooks" / f"{name}.html").read_text()
+        assert "note reproducibility admonition" in page
+        assert "# Parameters" not in page  # papermill's injected cell is removed
+    results_page = (html_dir / "book" / "results.html").read_text()
+    assert results_page.count("<img") >= 6
+
+    # change summary.json, rebuild: the landing page's verdicts change with it
+    (results / "summary.json").write_text(json.dumps(SUMMARY_AGAINST))
+    book.prepare_book_sources(stage, results, RUN_INFO)
+    book.build_book(stage, tmp_path / "out")
+    second = _verdict_cells((html_dir / "book" / "intro.html").read_text())
+    assert second[:4] == ["not supported", "not run", "not supported", "inconclusive"]
+
+
+def test_build_book_reports_warnings(tmp_path):
+    stage, results = make_stage(tmp_path, {})
+    book.prepare_book_sources(stage, results, RUN_INFO)
+    (stage / "book" / "methods.md").write_text("# Methods\n\nA broken {doc}`no_such_page`.\n")
+    with pytest.raises(book.BookBuildError, match="no_such_page"):
+        book.build_book(stage, tmp_path / "out")

@@ -1,0 +1,239 @@
+"""Task generators and the answer parser.
+
+Answers are checked by re-reading each generated prompt *as text* and solving it here with
+an independent reference (Python arithmetic, list slicing, a dictionary walk), so a generator
+whose stored answer disagrees with what its prompt says fails.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from synergy_utils.tasks import (
+    CATEGORY_FAMILY,
+    FAMILIES,
+    Task,
+    accuracy,
+    check_answer,
+    difficulty_levels,
+    generate_tasks,
+    parse_answer,
+)
+
+N_PER_LEVEL = 25
+
+
+# --- independent solvers that read the prompt text ------------------------------------
+
+
+def solve_addition(prompt: str) -> tuple[str, int]:
+    a, b = re.fullmatch(r"What is (\d+) \+ (\d+)\? Reply with the number only\.", prompt).groups()
+    assert len(a) == len(b)
+    return str(int(a) + int(b)), len(a)
+
+
+def solve_chain(prompt: str) -> tuple[str, int]:
+    start = int(re.search(r"Start with (\d+)\.", prompt).group(1))
+    assert "left to right" in prompt  # the evaluation convention is stated
+    steps = re.search(r"precedence\): (.*)\. What is the final total", prompt).group(1)
+    total = start
+    ops = steps.split(", then ")
+    for op in ops:
+        kind, value = re.fullmatch(r"(add|subtract|multiply by) (\d+)", op).groups()
+        total = {"add": total + int(value), "subtract": total - int(value)}.get(
+            kind, total * int(value)
+        )
+    return str(total), len(ops)
+
+
+def solve_reversal(prompt: str) -> tuple[str, int]:
+    inner = re.search(r"list: \[([^\]]*)\]", prompt).group(1)
+    items = [int(x) for x in inner.split(",")]
+    return ", ".join(str(x) for x in reversed(items)), len(items)
+
+
+def solve_multi_hop(prompt: str) -> tuple[str, int]:
+    table = dict(re.findall(r"^([a-z]) = (\w+)$", prompt, flags=re.M))
+    start = re.search(r"what number does ([a-z]) finally stand for", prompt).group(1)
+    current, hops = start, 0
+    while True:
+        current, hops = table[current], hops + 1
+        if current.isdigit():
+            return current, hops
+        assert hops < 50, "reference cycle"
+
+
+SOLVERS = {
+    "addition": solve_addition,
+    "arithmetic_chain": solve_chain,
+    "list_reversal": solve_reversal,
+    "multi_hop": solve_multi_hop,
+}
+
+
+def test_every_family_has_a_solver_and_six_levels():
+    assert set(SOLVERS) == set(FAMILIES)
+    for family in [*FAMILIES, CATEGORY_FAMILY]:
+        levels = difficulty_levels(family)
+        assert len(levels) >= 6
+        assert levels == sorted(set(levels))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_answers_match_an_independent_solution_and_difficulty_scales(family):
+    for level in difficulty_levels(family):
+        tasks = generate_tasks(family, level, N_PER_LEVEL, seed=3)
+        assert len(tasks) == N_PER_LEVEL
+        for task in tasks:
+            assert isinstance(task, Task)
+            assert (task.family, task.difficulty, task.seed) == (family, level, 3)
+            expected, measured_difficulty = SOLVERS[family](task.prompt)
+            assert task.answer == expected, task.prompt
+            # difficulty really is digits / operations / length / hops
+            assert measured_difficulty == level, task.prompt
+            # the stored answer passes the checker, in a bare reply and in a sentence
+            assert check_answer(task, task.answer)
+            assert check_answer(task, f"The answer is {task.answer}.")
+
+
+def test_multi_hop_tables_grow_and_distractors_never_enter_the_chain():
+    sizes = []
+    for level in difficulty_levels("multi_hop"):
+        for task in generate_tasks("multi_hop", level, 10, seed=1):
+            rows = re.findall(r"^([a-z]) = (\w+)$", task.prompt, flags=re.M)
+            names = [r[0] for r in rows]
+            assert len(names) == len(set(names))  # each variable assigned once
+            chain = set(task.meta["chain"])
+            for name, target in rows:
+                if name not in chain:
+                    assert target not in chain
+            sizes.append((level, len(rows)))
+    by_level = {}
+    for level, size in sizes:
+        by_level.setdefault(level, []).append(size)
+    means = [sum(v) / len(v) for _, v in sorted(by_level.items())]
+    assert means == sorted(means) and means[-1] > means[0]
+
+
+def test_chain_values_stay_small_non_negative_integers():
+    for level in difficulty_levels("arithmetic_chain"):
+        for task in generate_tasks("arithmetic_chain", level, 50, seed=2):
+            assert 0 <= int(task.answer) < 10_000
+
+
+def test_reversal_never_a_palindrome():
+    for level in difficulty_levels("list_reversal"):
+        for task in generate_tasks("list_reversal", level, 30, seed=0):
+            assert task.meta["items"] != task.meta["items"][::-1]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_deterministic_per_seed_and_different_across_seeds(family):
+    level = difficulty_levels(family)[2]
+    first = generate_tasks(family, level, 8, seed=11)
+    again = generate_tasks(family, level, 8, seed=11)
+    other = generate_tasks(family, level, 8, seed=12)
+    assert [t.prompt for t in first] == [t.prompt for t in again]
+    assert [t.answer for t in first] == [t.answer for t in again]
+    assert [t.prompt for t in first] != [t.prompt for t in other]
+    # prompts within one batch are not all the same
+    assert len({t.prompt for t in first}) > 1
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="unknown task family"):
+        generate_tasks("sudoku", 1, 3)
+    with pytest.raises(ValueError, match="difficulty"):
+        generate_tasks("addition", 0, 3)
+    with pytest.raises(ValueError, match="length"):
+        generate_tasks("list_reversal", 1, 3)
+    with pytest.raises(ValueError, match="parser"):
+        parse_answer("42", "sudoku")
+    with pytest.raises(ValueError, match="2 tasks but 1 texts"):
+        accuracy(generate_tasks("addition", 1, 2), ["1"])
+
+
+# --- the parser -----------------------------------------------------------------------
+
+NUMBER_REPLIES = [
+    ("42", "42"),
+    ("42.", "42"),
+    ("The answer is 42.", "42"),
+    ("The answer is: 42", "42"),
+    ("Answer: 42", "42"),
+    ("**42**", "42"),
+    ("The answer is **42**.", "42"),
+    ("= 42", "42"),
+    ("47 + 85 = 132", "132"),
+    ("42\n\nExplanation: 7 + 3 = 10, then 10 * 2 = 20, minus 4 gives 16.", "42"),
+    ("  \n 42 \n\nI added the numbers.", "42"),
+    ("The sum of 47 and 85 is 132.", "132"),
+    ("Sure! 47 + 85 equals 132.", "132"),
+    ("7 + 3 = 10\n10 * 2 = 20\n20 - 4 = 16", "16"),
+    ("The total is 10. Then we double it, so the final total is 20.", "20"),
+    ("The answer is 42. Explanation: the first result is 20.", "42"),
+    ("Final answer: 1,234", "1234"),
+    ("12,345,678", "12345678"),
+    ("\\boxed{17}", "17"),
+    ("The result is $17$.", "17"),
+    ("Answer: -5", "-5"),
+    ("The answer is 42.0", "42"),
+    ("answer: twelve", "12"),
+    ("d = q and q = 7, so d stands for 7.", "7"),
+    ("The value of d is 7.", "7"),
+    ("It is 9", "9"),
+]
+NUMBER_NON_ANSWERS = ["", "I don't know.", "The answer is unknown.", "Let me think about it..."]
+
+
+@pytest.mark.parametrize(("reply", "expected"), NUMBER_REPLIES)
+def test_parser_reads_numeric_phrasings(reply, expected):
+    for family in ("addition", "arithmetic_chain", "multi_hop"):
+        assert parse_answer(reply, family) == expected
+
+
+@pytest.mark.parametrize("reply", NUMBER_NON_ANSWERS)
+def test_parser_returns_none_without_a_number(reply):
+    assert parse_answer(reply, "addition") is None
+
+
+LIST_REPLIES = [
+    ("[3, 1, 2]", "3, 1, 2"),
+    ("3, 1, 2", "3, 1, 2"),
+    ("3 1 2", "3, 1, 2"),
+    ("[3,1,2]", "3, 1, 2"),
+    ("The reversed list is [3, 1, 2].", "3, 1, 2"),
+    ("Reversed: 3, 1, 2", "3, 1, 2"),
+    ("Sure! Reversing [2, 1, 3] gives [3, 1, 2].", "3, 1, 2"),
+    ("[3, 1, 2]\n\nThe original list was [2, 1, 3].", "3, 1, 2"),
+    ("Here you go:\n[3, 1, 2]", "3, 1, 2"),
+    ("**[3, 1, 2]**", "3, 1, 2"),
+    ("The answer is 3, 1, 2.", "3, 1, 2"),
+    ("The original list is [2, 1, 3].\nThe reversed list is [3, 1, 2].", "3, 1, 2"),
+    ("[3, 1, 2].\nThat gives [9] as the first item.", "3, 1, 2"),
+    ("Reversed list: [10, -1, 2]", "10, -1, 2"),
+]
+
+
+@pytest.mark.parametrize(("reply", "expected"), LIST_REPLIES)
+def test_parser_reads_list_phrasings(reply, expected):
+    assert parse_answer(reply, "list_reversal") == expected
+
+
+def test_checker_rejects_wrong_answers():
+    task = Task("addition", 2, "What is 47 + 85? Reply with the number only.", "132")
+    assert check_answer(task, "The answer is 132.")
+    for wrong in ["The answer is 131.", "1320", "13", "I don't know", "47 + 85 = 122", "132.5"]:
+        assert not check_answer(task, wrong), wrong
+    listing = Task("list_reversal", 3, "Reverse the order of this list: [2, 1, 3].", "3, 1, 2")
+    for wrong in ["[2, 1, 3]", "[3, 1]", "3, 1, 2, 4", "[1, 2, 3]", "none"]:
+        assert not check_answer(listing, wrong), wrong
+
+
+def test_accuracy_counts_correct_replies():
+    tasks = generate_tasks("addition", 2, 4, seed=0)
+    texts = [f"The answer is {tasks[0].answer}.", tasks[1].answer, "no", "0"]
+    assert accuracy(tasks, texts) == pytest.approx(0.5)
+    assert accuracy([], []) != accuracy([], [])  # NaN
