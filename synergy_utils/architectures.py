@@ -154,3 +154,21 @@ def query_head_weight(model: nn.Module, layer: int, head: int) -> torch.Tensor:
         start = head * 3 * d
         return proj.weight[start : start + d, :]
     return proj.weight[head * d : (head + 1) * d, :]
+
+
+def head_output_weight_norms(model: nn.Module) -> torch.Tensor:
+    """Frobenius norm of each head's block of the output projection, shape (n_layers, n_heads).
+
+    A static, input-free view of how much each head can write into the residual stream.
+    """
+    layout = head_layout(model)
+    with torch.no_grad():
+        return torch.tensor(
+            [
+                [
+                    float(out_proj_head_weight(model, layer, head).float().norm())
+                    for head in range(layout.n_heads)
+                ]
+                for layer in range(layout.n_layers)
+            ]
+        )

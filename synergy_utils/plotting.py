@@ -27,6 +27,21 @@ def colors(n: int) -> list[tuple[float, float, float]]:
     return sns.color_palette(PALETTE, n)
 
 
+# --- setup ------------------------------------------------------------------------------
+
+
+def plot_head_matrix(values, *, colorbar_label: str, title: str, ax=None):
+    """Heatmap of one number per head, layers down and heads across; returns the Figure."""
+    use_style()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 6.0))
+    sns.heatmap(values, cmap=SEQUENTIAL_CMAP, ax=ax, cbar_kws={"label": colorbar_label})
+    ax.set_xlabel("head index within layer")
+    ax.set_ylabel("layer (0 = closest to the input)")
+    ax.set_title(title)
+    return ax.figure
+
+
 # --- extraction -------------------------------------------------------------------------
 
 
@@ -64,6 +79,7 @@ def plot_series_heatmap(series, prompt: int = 0, ax=None):
     ax.set_yticks(ticks * n_heads + (n_heads - 1) / 2, [str(t) for t in ticks])
     for boundary in range(1, n_layers):
         ax.axhline(boundary * n_heads - 0.5, color="white", linewidth=0.3, alpha=0.5)
+    ax.grid(False)
     ax.set_xlabel("generation step (token index)")
     ax.set_ylabel(f"layer (each band = {n_heads} heads)")
     category = f" [{series.categories[prompt]}]" if series.categories else ""
