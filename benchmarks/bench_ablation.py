@@ -7,6 +7,7 @@ batched (one forward pass, right padding) against per prompt (16 forward passes)
 ``--repeats`` runs, and the two results compared.
 
     .venv/bin/python benchmarks/bench_ablation.py [--n-prompts 16] [--max-new-tokens 64]
+        [--threads 1]
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.05, help="share of heads zeroed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(args.seed)
     model, tokenizer = load_model(args.model)

@@ -20,6 +20,7 @@ Run: ``.venv/bin/python benchmarks/bench_extraction.py [--n-prompts 8] [--max-ne
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -123,8 +124,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default=None, help="load_model name (default: bundled)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model, tokenizer = load_model(args.model)
     prompts = select_prompts(args.n_prompts)
@@ -150,7 +155,9 @@ def main() -> None:
     same = {key: value == reference for key, value in tokens.items()}
     median = {key: statistics.median(value) for key, value in times.items()}
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nModel: {model.config.name_or_path}; device {model.device}; "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end; "
           f"{torch.get_num_threads()} torch threads; {args.n_prompts} prompts x "
           f"{args.max_new_tokens} new tokens = {n_tokens} tokens per condition; median of "
           f"{args.repeats} interleaved rounds.\n")

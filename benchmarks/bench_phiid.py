@@ -216,10 +216,12 @@ def main(skip_large: bool = False) -> None:
     print("|" + "|".join(["---"] * len(header)) + "|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    best = min(speedups)
+    (ref_wall, ref_cpu), (loop_wall, loop_cpu) = speedups
     print(
-        f"\nN = 270: vectorised is {best[0]:,.0f}× (wall) / {best[1]:,.0f}× (CPU) faster than "
-        "the faster per-pair loop (target ≥ 5,000× over the per-pair loop)"
+        f"\nN = 270: the vectorised path is {ref_wall:,.0f}× (wall) / {ref_cpu:,.0f}× (CPU) "
+        "faster than the toolbox-style per-pair loop (target ≥ 5,000×), and "
+        f"{loop_wall:,.0f}× / {loop_cpu:,.0f}× faster than a loop over `phiid_pair` (which "
+        "already uses the closed form for each pair)."
     )
     if threads != "default":
         print("\nThe same on the environment's default BLAS threads:\n")

@@ -1225,7 +1225,12 @@ def verdict(summary: Mapping[str, Any]) -> str:
         )
     red = summary.get("auc_ratio_redundancy_random")
     if red is not None and np.isfinite(red["value"]):
-        parts.append(f"Redundancy-first removal relative to random: {_fmt_ci(red)}.")
+        meaning = {
+            "above": ", more damaging than random removal",
+            "below": ", less damaging than random removal",
+            "includes": ", not distinguishable from random removal",
+        }.get(_ratio_finding(red), "")
+        parts.append(f"Redundancy-first removal relative to random: {_fmt_ci(red)}{meaning}.")
     parts.append(
         f"At {pct:.0f} % removed the mean KL(clean ‖ ablated) is "
         f"{summary['kl_synergy']:.3f} nats per token synergy-first, "
@@ -1235,6 +1240,13 @@ def verdict(summary: Mapping[str, Any]) -> str:
     )
     parts.append(_accuracy_sentence(summary.get("accuracy") or [],
                                     summary.get("relative_noise_std")))
+    if (isinstance(n_prompts, int) and n_prompts < 10) or (
+        isinstance(n_random, int) and n_random < 3
+    ):
+        parts.append(
+            f"With only {n_prompts} prompts and {n_random} random orders these intervals are "
+            "wide and the run is a smoke test rather than a finding."
+        )
     return " ".join(p for p in parts if p)
 
 
@@ -1256,11 +1268,14 @@ def _accuracy_sentence(rows: Sequence[Mapping[str, Any]], relative_std: float | 
             "uninformative on this model and these tasks."
         )
     for mode in ("weights-noise", "zero"):
-        syn, rnd, red = (table.get((mode, g)) for g in HEAD_GROUPS)
+        syn, red, rnd = (table.get((mode, g)) for g in ("synergistic", "redundant", "random"))
         if syn is None or rnd is None:
             continue
-        label = (f"weight noise (relative std {relative_std:g})"
-                 if mode == "weights-noise" and relative_std is not None else mode)
+        label = {"zero": "zeroing", "mean": "mean ablation", "noise": "output noise"}.get(
+            mode, "weight noise"
+        )
+        if mode == "weights-noise" and relative_std is not None:
+            label += f" (relative std {relative_std:g})"
         phrase = (
             f" With {label} on a quarter of the heads: synergistic core "
             f"{100 * syn['accuracy']:.0f} %, random {100 * rnd['accuracy']:.0f} %"

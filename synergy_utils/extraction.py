@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import xarray as xr
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .architectures import HeadLayout, head_layout, is_conv1d, output_projections
 from .results import atomic_path, provenance, to_jsonable
@@ -596,6 +596,7 @@ class _PromptResult:
     text: str
     prompt_length: int
     stop_step: int | None
+    seconds: float  # this prompt's share of its batch's decoding time
 
 
 def _write_cached(path: Path, result: _PromptResult, prompt: str) -> None:
@@ -610,6 +611,7 @@ def _write_cached(path: Path, result: _PromptResult, prompt: str) -> None:
             "text": result.text,
             "prompt_length": int(result.prompt_length),
             "stop_step": -1 if result.stop_step is None else int(result.stop_step),
+            "seconds": float(result.seconds),
         },
     )
     with atomic_path(path) as tmp:
@@ -632,6 +634,7 @@ def _read_cached(path: Path, shape: tuple[int, int, int]) -> _PromptResult | Non
             text=str(ds.attrs["text"]),
             prompt_length=int(ds.attrs["prompt_length"]),
             stop_step=None if stop < 0 else stop,
+            seconds=float(ds.attrs.get("seconds", math.nan)),
         )
     except (OSError, KeyError, ValueError):
         return None  # unreadable or partial: recompute
@@ -727,7 +730,6 @@ def record_head_series(
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     start = time.perf_counter()
     n_forward = 0
-    n_generated = 0
     if batches:
         was_training = model.training
         model.eval()
@@ -742,6 +744,7 @@ def record_head_series(
             with recorder.attached(), torch.inference_mode(), bar:
                 for batch in batches:
                     recorder.start(len(batch), max_new_tokens)
+                    batch_start = time.perf_counter()
                     decoded = greedy_decode(
                         model,
                         [prompt_ids[i] for i in batch],
@@ -754,19 +757,20 @@ def record_head_series(
                     )
                     n_forward += decoded.n_forward
                     values = recorder.buffer.cpu().numpy()
+                    batch_seconds = time.perf_counter() - batch_start
                     for row, index in enumerate(batch):
                         series = values[row].copy()
                         stop = decoded.stop_steps[row]
                         if stop is not None:
                             series[stop + 1 :] = np.nan
                         generated = decoded.generated[row]
-                        n_generated += len(generated)
                         result = _PromptResult(
                             values=series,
                             token_ids=np.asarray(prompt_ids[index] + generated, dtype=np.int64),
                             text=tokenizer.decode(generated, skip_special_tokens=True),
                             prompt_length=len(prompt_ids[index]),
                             stop_step=stop,
+                            seconds=batch_seconds / len(batch),
                         )
                         results[index] = result
                         if cache_files is not None:
@@ -776,6 +780,8 @@ def record_head_series(
     seconds = time.perf_counter() - start
 
     done = [r for r in results if r is not None]
+    n_generated = sum(len(r.token_ids) - r.prompt_length for r in done)
+    compute_seconds = float(sum(r.seconds for r in done))
     config = model.config
     metadata = {
         "model": str(getattr(config, "name_or_path", "") or type(model).__name__),
@@ -806,7 +812,10 @@ def record_head_series(
         "n_cached": n_cached,
         "n_forward_passes": n_forward,
         "seconds": seconds,
-        "tokens_per_second": n_generated / seconds if n_generated and seconds > 0 else None,
+        "compute_seconds": compute_seconds,
+        "tokens_per_second": (
+            n_generated / compute_seconds if n_generated and compute_seconds > 0 else None
+        ),
         "provenance": provenance(**settings, batch_size=batch_size),
     }
     return HeadSeries(
@@ -886,15 +895,15 @@ def describe_extraction(series: HeadSeries) -> str:
         else " EOS was suppressed, so every series has the same length."
     )
     return (
-        f"We recorded **{series.n_layers} layers x {series.n_heads} heads = "
+        f"We recorded **{series.n_layers} layers × {series.n_heads} heads = "
         f"{series.n_layers * series.n_heads} head series** (reduction `{meta.get('reduction')}`)"
-        f" for **{series.n_prompts} prompts x {series.n_steps} generated tokens** "
+        f" for **{series.n_prompts} prompts × {series.n_steps} generated tokens** "
         f"({n_tokens} steps in all) from `{meta.get('model')}`{speed_text}.{eos_text} "
         f"The median head has a lag-1 autocorrelation of **{median_rho:.2f}** (averaged over "
         f"prompts), and {100 * share_persistent:.0f}% of heads exceed 0.5; layer {top_layer} "
         f"is the most persistent (mean {layer_rho[top_layer]:.2f}). Under the Gaussian MMI "
         f"estimator, two *independent* series with the median autocorrelation would already "
-        f"show a synergy of about **{floor:.3f} nats** (2 x min of their lag-1 "
+        f"show a synergy of about **{floor:.3f} nats** (2 × the lag-1 "
         f"self-information), so synergy values must be read against this floor."
     )
 
@@ -933,8 +942,9 @@ def sample_generations(series: HeadSeries, per_category: int = 2, max_chars: int
 def extraction_summary(series: HeadSeries, seconds: float | None = None) -> dict[str, Any]:
     """Headline numbers of a recording for ``summary.json`` (key ``extraction``).
 
-    ``seconds`` is the wall time of the recording call (default: the compute time stored in
-    the metadata, which excludes prompts loaded from the cache).
+    ``seconds`` is the wall time of the recording call (default: the one in the metadata).
+    ``tokens_per_second`` is generated tokens over decoding time, counting the time stored
+    with prompts loaded from the cache, so a resumed run reports the original speed.
     """
     meta = series.metadata
     rho = np.nanmean(lag1_autocorrelation(series.values), axis=0)  # (layers, heads)
@@ -949,6 +959,7 @@ def extraction_summary(series: HeadSeries, seconds: float | None = None) -> dict
         "reduction": meta.get("reduction"),
         "template": meta.get("template"),
         "seconds": float(seconds if seconds is not None else meta.get("seconds", np.nan)),
+        "compute_seconds": meta.get("compute_seconds"),
         "tokens_per_second": meta.get("tokens_per_second"),
         "n_cached": meta.get("n_cached", 0),
         "n_eos_stopped": meta.get("n_eos_stopped", 0),

@@ -445,12 +445,10 @@ class _GaussianPrep:
         self.past = _unit_columns(x[:n], self.flat)
         self.future = _unit_columns(x[tau:], self.flat)
         self.self_lag = np.einsum("tn,tn->n", self.past, self.future)
-        n_nodes = x.shape[1]  # a run of rows holds at least one whole row (N - 1 pairs)
-        size = min(max(_KERNEL_PAIRS, n_nodes - 1), n_nodes * (n_nodes - 1) // 2)
+        n_nodes = x.shape[1]  # a run holds at least one whole row (N - 1 pairs)
+        size = min(max(_KERNEL_PAIRS, n_nodes - 1), n_nodes * n_nodes)
         self._corr = np.empty((6, size))
         self._work = np.empty((11, size))
-        self._knowns = np.empty((16, size))
-        self._atoms = np.empty((16, size))
         self._blocks: tuple[np.ndarray, ...] = ()
         self._r0 = 0
 
@@ -462,29 +460,25 @@ class _GaussianPrep:
         self._r0 = r0
         self._blocks = (pr.T @ pc, fr.T @ fc, pr.T @ fc, fr.T @ pc)
 
-    def atoms(
-        self, g0: int, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Atoms (16, k) and singular flags (k,) of the pairs selected by ``mask`` (rows
-        g0:g0 + len(mask) of the block, row-major; ``rows, cols = nonzero(mask)``).
-        The atoms are a view of a reused buffer."""
-        k = rows.size
-        corr, work = self._corr[:, :k], self._work[:, :k]
-        knowns, atoms = self._knowns[:, :k], self._atoms[:, :k]
-        selected = mask.ravel()
+    def atoms_into(self, out: np.ndarray, g0: int, g1: int) -> np.ndarray:
+        """Atoms of block rows g0:g1 against block columns g0 + 1 onwards, written into
+        ``out`` (16, g1 - g0, width). Returns the (g1 - g0, width) singular flags."""
+        shape = out.shape[1:]
+        size = shape[0] * shape[1]
+        corr = self._corr[:, :size].reshape((6,) + shape)
+        work = self._work[:, :size].reshape((11,) + shape)
         for dst, block in zip((_P, _Q, _B, _C), self._blocks, strict=True):
-            np.compress(selected, block[g0 : g0 + mask.shape[0]].ravel(), out=corr[dst])
-        source, target = self._r0 + g0 + rows, self._r0 + cols
-        np.take(self.self_lag, source, out=corr[_A])
-        np.take(self.self_lag, target, out=corr[_D])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            det4 = _gaussian_knowns_into(corr, knowns, work)
-        np.copyto(atoms, knowns)
-        _mobius_inplace(atoms)
+            np.copyto(corr[dst], block[g0:g1, g0 + 1 :])
+        rows, cols = self._r0 + g0, self._r0 + g0 + 1
+        np.copyto(corr[_A], self.self_lag[rows : rows + shape[0], None])
+        np.copyto(corr[_D], self.self_lag[None, cols : cols + shape[1]])
+        with np.errstate(invalid="ignore", divide="ignore"):  # singular and j <= i entries
+            det4 = _gaussian_knowns_into(corr, out, work)
+            _mobius_inplace(out)
         bad = ~(det4 > DET_TOL)
-        bad |= self.flat[source]
-        bad |= self.flat[target]
-        return atoms, bad
+        bad |= self.flat[rows : rows + shape[0], None]
+        bad |= self.flat[None, cols : cols + shape[1]]
+        return bad
 
 
 # --------------------------------------------------------------------------------------
@@ -547,15 +541,14 @@ class _DiscretePrep:
         self._counts = (left.T @ right).reshape(n_rows, 4, n_cols, 4)
         self._r0 = r0
 
-    def atoms(
-        self, g0: int, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        counts = self._counts[g0 + rows, :, cols, :]
-        # counts[k, 2*X1 + Y1, 2*X2 + Y2] -> axes (X1, Y1, X2, Y2) -> (X1, X2, Y1, Y2)
+    def atoms_into(self, out: np.ndarray, g0: int, g1: int) -> np.ndarray:
+        """As :meth:`_GaussianPrep.atoms_into`, in bits."""
+        counts = self._counts[g0:g1, :, g0 + 1 :, :].transpose(0, 2, 1, 3)
+        # counts[i, j, 2*X1 + Y1, 2*X2 + Y2] -> axes (X1, Y1, X2, Y2) -> (X1, X2, Y1, Y2)
         prob = counts.reshape(-1, 2, 2, 2, 2).transpose(0, 1, 3, 2, 4) / self.n
-        atoms = solve_lattice(mmi_knowns(_discrete_mi_terms(prob)))
-        source, target = self._r0 + g0 + rows, self._r0 + cols
-        return atoms, self.flat[source] | self.flat[target]
+        out[...] = solve_lattice(mmi_knowns(_discrete_mi_terms(prob))).reshape(out.shape)
+        rows, cols = self._r0 + g0, self._r0 + g0 + 1
+        return self.flat[rows : g1 + self._r0, None] | self.flat[None, cols : cols + out.shape[2]]
 
 
 # --------------------------------------------------------------------------------------
@@ -564,14 +557,13 @@ class _DiscretePrep:
 
 
 def _row_groups(n_rows: int, n_cols: int, max_pairs: int) -> Iterator[tuple[int, int]]:
-    """Split block rows 0..n_rows (row i holds the n_cols - i - 1 pairs j > i) into runs of
-    whole rows holding at most ``max_pairs`` pairs each (at least one row)."""
+    """Split block rows 0..n_rows into runs g0:g1 whose rectangle of pairs (rows g0:g1 against
+    columns g0 + 1 .. n_cols) holds at most ``max_pairs`` entries (at least one row), and at
+    most a quarter of the width in rows, so that at most ~1/8 of it (j <= i) is wasted."""
     start = 0
-    while start < n_rows:
-        stop, pairs = start, 0
-        while stop < n_rows and (stop == start or pairs + n_cols - stop - 1 <= max_pairs):
-            pairs += max(n_cols - stop - 1, 0)
-            stop += 1
+    while start < n_rows and start < n_cols - 1:
+        width = n_cols - start - 1
+        stop = min(n_rows, start + max(1, min(max_pairs // width, max(8, width // 4))))
         yield start, stop
         start = stop
 
@@ -597,10 +589,11 @@ def _pairwise_core(
     """(len(select), N, N) atoms of all ordered pairs and the number of degenerate
     unordered pairs.
 
-    Works on validated float64 input. Computes only the pairs i < j, block of source rows
-    by block (working memory O(rows * N)), in runs of rows of at most _KERNEL_PAIRS pairs.
-    Each block's atoms are then written twice, as ``out[:, i, j]`` and, with x and y
-    swapped, as ``out[:, j, i]`` (dense, transposed copies).
+    Works on validated float64 input. Goes through blocks of source rows (working memory
+    O(16 * rows * N)); within a block, runs of rows g0:g1 are computed against the columns
+    after g0 (a few pairs with j <= i are computed and ignored), at most _KERNEL_PAIRS at a
+    time. Each block's pairs i < j are then written twice, as ``out[:, i, j]`` and, with x
+    and y swapped, as ``out[:, j, i]`` (dense, transposed copies).
     """
     prep = _GaussianPrep(x, tau) if estimator == "gaussian" else _DiscretePrep(x, tau)
     n_nodes = x.shape[1]
@@ -608,24 +601,20 @@ def _pairwise_core(
     out[:, np.arange(n_nodes), np.arange(n_nodes)] = np.nan
     n_bad = 0
     step = _block_rows(n_nodes, chunk_size, prep.weight)
-    block = np.empty((16, step, n_nodes))  # atoms of one block of rows, [a, row, r0 + col]
+    block = np.empty((16, step, n_nodes))  # atoms of one block of rows, [a, row, col - r0]
     for r0, r1 in _row_blocks(n_nodes, step):
-        if r0 == n_nodes - 1:
-            break  # the last node has no partner after it
         n_rows, n_cols = r1 - r0, n_nodes - r0
         prep.start_block(r0, r1)
-        atoms_block = block[:, :n_rows, :n_cols]
         for g0, g1 in _row_groups(n_rows, n_cols, _KERNEL_PAIRS):
-            mask = np.arange(n_cols)[None, :] > np.arange(g0, g1)[:, None]
-            rows, cols = np.nonzero(mask)
-            atoms, bad = prep.atoms(g0, mask, rows, cols)
+            atoms = block[:, g0:g1, g0 + 1 : n_cols]
+            bad = prep.atoms_into(atoms, g0, g1)
             bad |= ~np.isfinite(atoms).all(axis=0)
+            upper = np.arange(atoms.shape[2])[None, :] >= np.arange(g1 - g0)[:, None]
+            bad &= upper  # entries with j <= i are never read
             if bad.any():
                 atoms[:, bad] = np.nan
                 n_bad += int(bad.sum())
-            for a in range(16):
-                atoms_block[a, g0:g1][mask] = atoms[a]
-        _write_block(out, atoms_block, r0, select)
+        _write_block(out, block[:, :n_rows, :n_cols], r0, select)
     return out, n_bad
 
 
@@ -634,14 +623,15 @@ def _write_block(out: np.ndarray, atoms_block: np.ndarray, r0: int, select: np.n
     entries with j <= i unset) into ``out`` as i -> j and, permuted, as j -> i."""
     n_rows = atoms_block.shape[1]
     r1 = r0 + n_rows
-    upper = np.arange(n_rows)[None, :] > np.arange(n_rows)[:, None]
+    lower = np.arange(n_rows)[None, :] < np.arange(n_rows)[:, None]
+    diagonal = np.arange(n_rows)
     for k, a in enumerate(select):
         forward, backward = atoms_block[a], atoms_block[SWAP_PERMUTATION[a]]
-        out[k, r0:r1, r1:] = forward[:, n_rows:]
-        out[k, r1:, r0:r1] = backward[:, n_rows:].T
+        out[k, r0:r1, r0:] = forward  # i -> j; entries with j <= i are replaced below
+        out[k, r1:, r0:r1] = backward[:, n_rows:].T  # j -> i
         square = out[k, r0:r1, r0:r1]
-        np.copyto(square, forward[:, :n_rows], where=upper)
-        np.copyto(square, backward[:, :n_rows].T, where=upper.T)
+        np.copyto(square, backward[:, :n_rows].T, where=lower)
+        square[diagonal, diagonal] = np.nan
 
 
 def _warn_degenerate(n_bad: int, n_total: int, what: str, stacklevel: int = 3) -> None:

@@ -232,6 +232,7 @@ def plot_graph_metrics(graphs):
                                "modularity\n(weighted, Louvain partition)"], strict=True):
         values = [graphs[name][key] for name in names]
         ax.bar(names, values, color=palette)
+        ax.set_ylim(0, 1.2 * max([v for v in values if v == v] + [1e-9]))
         ax.set_title(title, fontsize="small")
         ax.set_ylabel(f"{key} (dimensionless)")
         ax.set_xlabel("graph")
@@ -534,6 +535,11 @@ def plot_ablation_accuracy(table, ci: tuple[str, str] = ("ci_low", "ci_high")):
                          100 * rows[ci[1]].to_numpy(float) - acc])
         pos = np.arange(len(groups)) + (k - (len(modes) - 1) / 2) * width
         ax.bar(pos, acc, width, yerr=err, capsize=3, color=palette[k], label=mode)
+        for x_pos, value in zip(pos, acc, strict=True):
+            if np.isfinite(value):
+                ax.annotate(f"{value:.0f}", (x_pos, value), xytext=(0, 2),
+                            textcoords="offset points", ha="center", va="bottom",
+                            fontsize="small")
     intact = table[table["group"] == "intact"]
     if len(intact):
         row = intact.iloc[0]

@@ -18,6 +18,16 @@ from synergy_utils.architectures import head_layout, output_projections
 
 from .conftest import make_tiny_llama, make_tiny_tokenizer
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads, and spinning threads crawl on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 FAMILIES = ["llama", "gpt2", "gpt_neox"]
 MODES = ["zero", "mean", "noise", "weights-noise"]
 N_LAYERS, N_HEADS, HIDDEN, HEAD_DIM, VOCAB = 2, 4, 32, 8, 50
@@ -452,7 +462,12 @@ def test_verdict_states_support_null_and_reversal():
     above = A.verdict(_summary_with_ratio(1.2, 1.5, 1.8))
     assert "as the causal claim predicts" in above and "1.50" in above
     null = A.verdict(_summary_with_ratio(0.8, 1.0, 1.3))
-    assert "not supported" in null and "null result" in null
+    assert "not supported" in null and "null result" in null and "smoke test" not in null
+    small = _summary_with_ratio(0.8, 1.0, 1.3)
+    small["n_prompts"] = 4
+    assert "smoke test" in A.verdict(small)
+    small["auc_ratio_redundancy_random"] = {"value": 0.5, "ci_low": 0.3, "ci_high": 0.8}
+    assert "less damaging than random removal" in A.verdict(small)
     below = A.verdict(_summary_with_ratio(0.5, 0.6, 0.8))
     assert "opposite" in below
     row = {"n_tasks": 40, "n_draws": 1, "wilson_low": 0.0, "wilson_high": 0.09}
@@ -466,6 +481,7 @@ def test_verdict_states_support_null_and_reversal():
              "n_tasks": 40, "wilson_low": lo, "wilson_high": hi} for m, g, a, lo, hi in groups]
     text = A.verdict(_summary_with_ratio(1.2, 1.5, 1.8, rows))
     assert "hurts more than random" in text and "relative std 0.5" in text
+    assert "synergistic core 10 %, random 50 %, redundant core 55 %" in text
 
 
 # --- accuracy -------------------------------------------------------------------------------
@@ -502,7 +518,7 @@ class FakeTask:
     answer: str
 
 
-def test_accuracy_under_perturbation_runs_every_condition():
+def test_accuracy_under_perturbation_runs_every_condition(tmp_path):
     model, tokenizer = make_tiny_llama(), make_tiny_tokenizer()
     tasks = [FakeTask(f"{a}+{b}=?", str(a + b)) for a, b in [(1, 2), (3, 4), (5, 1)]]
     scores = np.arange(8, dtype=float).reshape(2, 4)
@@ -527,6 +543,10 @@ def test_accuracy_under_perturbation_runs_every_condition():
     assert list(ds["reply"].sel(condition="zero/synergistic", draw=0).values) == zeroed
     table = A.accuracy_table(ds, n_bootstrap=100)
     assert len(table) == 7 and table["accuracy"].between(0, 1).all()
+    loaded = A.load_dataset(A.save_dataset(ds, tmp_path / "acc.nc", {"seed": 0}))
+    assert [str(x) for x in loaded["reply"].values.ravel()] == [
+        str(x) for x in ds["reply"].values.ravel()]
+    np.testing.assert_array_equal(loaded["correct"].values, ds["correct"].values)
 
 
 def test_head_group_picks_top_bottom_and_random():

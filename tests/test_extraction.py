@@ -101,13 +101,24 @@ def make_model(family: str, seed: int = 0):
         config = tf.GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=256, **common)
     elif family == "gpt_neox":
         config = tf.GPTNeoXConfig(**sizes, max_position_embeddings=256, **common)
+    elif family == "opt":
+        config = tf.OPTConfig(
+            hidden_size=32, ffn_dim=64, num_hidden_layers=2, num_attention_heads=4,
+            word_embed_proj_dim=32, max_position_embeddings=256, **common,
+        )
+    elif family == "phi":
+        config = tf.PhiConfig(**sizes, max_position_embeddings=256, **common)
+    elif family == "gemma3_text":
+        config = tf.Gemma3TextConfig(
+            **sizes, num_key_value_heads=1, head_dim=16, sliding_window=8, **common
+        )
     else:
         raise ValueError(family)
     torch.manual_seed(seed)
     return tf.AutoModelForCausalLM.from_config(config).eval()
 
 
-FAMILIES = ("llama", "qwen2", "gemma2", "gpt2", "gpt_neox")
+FAMILIES = ("llama", "qwen2", "gemma2", "gpt2", "gpt_neox", "opt", "phi", "gemma3_text")
 
 
 @pytest.fixture(scope="module")
@@ -341,6 +352,10 @@ def test_cache_resumes_and_invalidates(models, tmp_path):
         again = record_head_series(model, TOKENIZER, PROMPTS[:2], 4, **kwargs)
         assert counter.calls == 0
         assert again.metadata["n_cached"] == 2
+        # the speed of the original computation survives the resume
+        assert again.metadata["tokens_per_second"] == pytest.approx(
+            first.metadata["tokens_per_second"]
+        )
         np.testing.assert_array_equal(again.values, first.values)
         assert again.texts == first.texts
         assert [t.tolist() for t in again.token_ids] == [t.tolist() for t in first.token_ids]
@@ -519,8 +534,8 @@ def test_layer_mean_activity_and_description(recorded):
     means = layer_mean_activity(series)
     np.testing.assert_allclose(means, series.values.mean(axis=(0, 1, 3)), rtol=1e-6)
     text = describe_extraction(series)
-    assert "2 layers x 4 heads = 8 head series" in text
-    assert f"{len(PROMPTS)} prompts x {N_STEPS} generated tokens" in text
+    assert "2 layers × 4 heads = 8 head series" in text
+    assert f"{len(PROMPTS)} prompts × {N_STEPS} generated tokens" in text
     rho = np.nanmedian(np.nanmean(lag1_autocorrelation(series.values), axis=0))
     assert f"{rho:.2f}" in text
     assert "EOS was suppressed" in text

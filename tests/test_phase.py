@@ -355,3 +355,30 @@ def test_verdict_paragraph_reports_a_supported_transition():
     text = phase.verdict_paragraph(summary)
     assert "support a transition" in text
     assert f"{summary['critical_difficulty']['value']:.2f}" in text
+
+
+def test_phase_figures_draw_from_an_analysis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from synergy_utils import plotting
+
+    ds = xr.Dataset(
+        {"middle_minus_outer": (("level", "item"), planted_transition(0)),
+         "null_middle_minus_outer": (("level", "shuffle", "item"), null_values(0)),
+         "correct": (("level", "item"), np.ones((8, 10)))},
+        coords={"level": LEVELS.astype(int)},
+    )
+    result = phase.analyse_sweep(ds, n_bootstrap=50)
+    figures = [
+        plotting.plot_phase_accuracy(result, family="addition"),
+        plotting.plot_order_parameter(result, random_result=result),
+        plotting.plot_susceptibility(result),
+        plotting.plot_level_profiles(np.random.default_rng(0).random((8, 6)), LEVELS),
+    ]
+    for fig in figures:
+        assert fig.axes and all(ax.get_xlabel() for ax in fig.axes[:1])
+        plt.close(fig)
