@@ -54,6 +54,18 @@ ORDER_PARAMETERS: dict[str, str] = {
     "middle_minus_outer": "middle-third minus outer-thirds mean of the scaled gradient profile",
     "middle_sts_share": "share of total sts carried by middle-third heads",
 }
+#: Axis labels with units.
+ORDER_PARAMETER_LABELS: dict[str, str] = {
+    "middle_minus_outer": "middle minus outer thirds\n(scaled gradient, range −1 to 1)",
+    "middle_sts_share": "middle-third share of sts\n(fraction of total)",
+}
+#: Readable names of the rule's criteria, numbered as in :data:`RULE`.
+CRITERIA_LABELS: dict[str, str] = {
+    "sigmoid_beats_line": "(1) logistic beats line by ΔBIC",
+    "jump_exceeds_null": "(2) change exceeds null band",
+    "midpoint_ci_in_range": "(3) midpoint CI inside tested range",
+    "susceptibility_peak_near_midpoint": "(4) susceptibility peak near midpoint",
+}
 #: The order parameter the verdict is based on.
 PRIMARY_ORDER_PARAMETER = "middle_minus_outer"
 
@@ -141,7 +153,8 @@ def wilson_interval(successes: int, n: int, ci: float = CI_LEVEL) -> tuple[float
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the interval always contains p; clip rounding error at the ends
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def accuracy_statistics(correct: Any, ci: float = CI_LEVEL) -> dict[str, np.ndarray]:
@@ -859,7 +872,7 @@ def verdict_paragraph(summary: Mapping[str, Any]) -> str:
             f"**Verdict: the data support a transition**, at critical difficulty "
             f"{cd['value']:.2f} (95% CI {_fmt_ci(cd['ci'])}).")
     else:
-        failed = [name.replace("_", " ") for name, c in crit.items() if not c["passed"]]
+        failed = [CRITERIA_LABELS.get(name, name) for name, c in crit.items() if not c["passed"]]
         parts.append(
             "**Verdict: no transition is supported** (failed: " + "; ".join(failed) + "); the "
             "order parameter's change with difficulty is reported as a drift or as no change, "

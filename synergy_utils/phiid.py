@@ -179,7 +179,9 @@ def _mobius_inplace(values: np.ndarray) -> np.ndarray:
     ``s' = s - x - y + r``. Applied along the future side, then the past side; equal to
     ``MOBIUS @ values`` with 10 array operations instead of a 16x16 product.
     """
-    grid = values.reshape((4, 4) + values.shape[1:])
+    grid = values.reshape((4, 4) + values.shape[1:])  # splitting axis 0 is always a view
+    if not np.may_share_memory(grid, values):
+        raise RuntimeError("in-place Möbius inversion needs a reshapeable view")
     for side in (grid.swapaxes(0, 1), grid):  # [:, r/x/y/s] on the future, then past side
         side[1] -= side[0]
         side[2] -= side[0]
@@ -347,12 +349,12 @@ def _gaussian_knowns_into(corr: np.ndarray, knowns: np.ndarray, work: np.ndarray
 
     Closed form: ``I(A;B) = 0.5 ln(det R_A det R_B / det R_AB)`` with R the correlation
     matrix, whose 2x2, 3x3 and 4x4 principal minors are polynomials in the correlations
-    ``corr`` : (6, k), rows p = r(X1,X2), q = r(Y1,Y2), a = r(X1,Y1), b = r(X1,Y2),
-    c = r(X2,Y1), d = r(X2,Y2), one column per pair.
+    ``corr`` : (6, ...), rows p = r(X1,X2), q = r(Y1,Y2), a = r(X1,Y1), b = r(X1,Y2),
+    c = r(X2,Y1), d = r(X2,Y2); the trailing shape indexes pairs.
 
-    Writes the (16, k) knowns (ATOMS order) into ``knowns`` and uses ``work`` (>= (11, k))
+    Writes the (16, ...) knowns (ATOMS order) into ``knowns`` and uses ``work`` (11, ...)
     as scratch, so that no temporary arrays are allocated (this is the hot loop). Returns
-    the (k,) determinant of the 4x4 correlation matrix (a view into ``work``); where it is
+    the determinant of the 4x4 correlation matrix (a view into ``work``); where it is
     not clearly positive the pair is singular and its knowns are meaningless.
     """
     p, q, a, b, c, d = corr
@@ -548,7 +550,8 @@ class _DiscretePrep:
         prob = counts.reshape(-1, 2, 2, 2, 2).transpose(0, 1, 3, 2, 4) / self.n
         out[...] = solve_lattice(mmi_knowns(_discrete_mi_terms(prob))).reshape(out.shape)
         rows, cols = self._r0 + g0, self._r0 + g0 + 1
-        return self.flat[rows : g1 + self._r0, None] | self.flat[None, cols : cols + out.shape[2]]
+        width = out.shape[2]
+        return self.flat[rows : rows + g1 - g0, None] | self.flat[None, cols : cols + width]
 
 
 # --------------------------------------------------------------------------------------

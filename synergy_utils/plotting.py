@@ -329,24 +329,36 @@ def _phase_axes(ax, figsize=(5.5, 3.8)):
 
 
 def _shade_midpoint(ax, fit) -> None:
-    """Grey span over the bootstrap CI of the logistic midpoint, if it is finite."""
+    """Grey span over the bootstrap CI of the logistic midpoint (clipped to the tested range,
+    whose limits then become the x-axis), and integer ticks for the levels."""
     import math
 
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    levels = np.asarray(fit["levels"], dtype=float)
+    pad = 0.5 * float(np.median(np.diff(levels))) if levels.size > 1 else 0.5
+    left, right = levels[0] - pad, levels[-1] + pad
     lo, hi = fit["midpoint"]["ci"]
     if math.isfinite(lo) and math.isfinite(hi):
-        ax.axvspan(lo, hi, color="0.85", zorder=0, label="midpoint 95% CI")
+        ax.axvspan(max(lo, left), min(hi, right), color="0.88", zorder=0,
+                   label="midpoint 95% CI")
+    ax.set_xlim(left, right)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_phase_accuracy(result, *, family: str = "", ax=None):
     """Task accuracy per difficulty level with Wilson 95 % CIs (``result`` from
     :func:`synergy_utils.phase.analyse_sweep`)."""
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = _phase_axes(ax)
     levels, acc = np.asarray(result["levels"]), result["accuracy"]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     mean = np.asarray(acc["accuracy"], dtype=float)
     if np.isfinite(mean).any():
-        err = np.vstack([mean - acc["ci_low"], acc["ci_high"] - mean])
+        err = np.clip(np.vstack([mean - acc["ci_low"], acc["ci_high"] - mean]), 0, None)
         ax.errorbar(levels, mean, yerr=err, marker="o", capsize=3, color=colors(1)[0])
     else:
         ax.text(0.5, 0.5, "no checkable answers", transform=ax.transAxes, ha="center")
@@ -362,7 +374,7 @@ def plot_order_parameter(result, *, random_result=None, ylabel: str | None = Non
     logistic and linear fits, the midpoint CI and, if given, the randomised model."""
     import numpy as np
 
-    from .phase import ORDER_PARAMETERS, logistic
+    from .phase import ORDER_PARAMETER_LABELS, ORDER_PARAMETERS, logistic
 
     fig, ax = _phase_axes(ax, (6.5, 4.2))
     palette = colors(4)
@@ -373,6 +385,7 @@ def plot_order_parameter(result, *, random_result=None, ylabel: str | None = Non
         ax.fill_between(levels, null["low"], null["high"], color=palette[2], alpha=0.25,
                         label="circular-shift null (95%)")
     err = np.vstack([order["mean"] - order["ci_low"], order["ci_high"] - order["mean"]])
+    err = np.clip(err, 0, None)
     ax.errorbar(levels, order["mean"], yerr=err, marker="o", capsize=3, color=palette[0],
                 linestyle="none", label="model (mean, 95% CI)", zorder=3)
     grid = np.linspace(levels[0], levels[-1], 200)
@@ -383,13 +396,13 @@ def plot_order_parameter(result, *, random_result=None, ylabel: str | None = Non
             label="linear fit")
     if random_result is not None:
         ro = random_result["order"]
-        rerr = np.vstack([ro["mean"] - ro["ci_low"], ro["ci_high"] - ro["mean"]])
-        ax.errorbar(np.asarray(random_result["levels"]) + 0.08, ro["mean"], yerr=rerr,
+        rerr = np.clip(np.vstack([ro["mean"] - ro["ci_low"], ro["ci_high"] - ro["mean"]]), 0, None)
+        ax.errorbar(np.asarray(random_result["levels"]) + 0.05, ro["mean"], yerr=rerr,
                     marker="s", capsize=3, color=palette[1], linestyle="--",
                     label="randomised model")
     name = result["order_parameter"]
     ax.set_xlabel("difficulty level")
-    ax.set_ylabel(ylabel or f"{name}\n(scaled gradient units)")
+    ax.set_ylabel(ylabel or ORDER_PARAMETER_LABELS.get(name, name))
     ax.set_title(ORDER_PARAMETERS[name].capitalize(), fontsize=10)
     ax.legend(fontsize=8, loc="best")
     return fig
