@@ -635,6 +635,22 @@ def circular_shift_null(
     }
 
 
+def null_for_method(null: Mapping[str, Any], method: str) -> dict[str, np.ndarray]:
+    """Null profiles, band and inverted-U statistics of a :func:`circular_shift_null` result
+    recomputed for another gradient ``method`` (from its stored null head scores)."""
+    _check_method(method)
+    syn = np.asarray(null["null_synergy"], dtype=np.float64)
+    red = np.asarray(null["null_redundancy"], dtype=np.float64)
+    n, n_layers, n_heads = syn.shape
+    gradients = _gradient_rows(syn.reshape(n, -1), red.reshape(n, -1), method)
+    profiles = layer_profile(gradients.reshape(n, n_layers, n_heads))
+    return {
+        "null_profiles": profiles,
+        "band": _percentile_ci(profiles, null.get("ci_level", 0.95)),
+        "null_inverted_u": np.atleast_1d(inverted_u(profiles)),
+    }
+
+
 def null_p_value(observed: float, null: np.ndarray, alternative: str = "greater") -> float:
     """Permutation p-value ``(1 + #{null >= observed}) / (1 + n)`` (``"less"``: ``<=``)."""
     null = np.asarray(null, dtype=np.float64)
@@ -1127,10 +1143,20 @@ def collect_stats(
     }
     if other_boot is not None:
         stats["other_method"] = {"method": other_boot["method"], **_boot_interval(other_boot)}
+        if null is not None and "null_synergy" in null:
+            other_null = null_for_method(null, other_boot["method"])
+            stats["other_method"]["null_p_value"] = null_p_value(
+                other_boot["inverted_u"], other_null["null_inverted_u"]
+            )
     if null is not None:
         null_values = np.asarray(null["null_inverted_u"], dtype=np.float64)
         stats["null_p_value"] = null_p_value(boot["inverted_u"], null_values)
         stats["null_fraction_inside"] = fraction_inside(boot["profile"], null["band"])
+        mean_null = _nanmean(np.asarray(null["null_profiles"], dtype=np.float64), axis=0)
+        ok = np.isfinite(mean_null) & np.isfinite(boot["profile"])
+        stats["null_profile_corr"] = _safe_corr(
+            np.asarray(boot["profile"])[ok], mean_null[ok], sps.pearsonr
+        )
         stats["null_inverted_u"] = interval(
             float(np.nanmean(null_values)), _percentile_ci(null_values, null["ci_level"])
         )
@@ -1196,7 +1222,12 @@ def controls_table(stats: Mapping[str, Any]) -> pd.DataFrame:
             {
                 "control": f"inverted-U statistic ({other['method']} gradient)",
                 **{k: other[k] for k in ("value", "ci_low", "ci_high")},
-                "reading": _ci_reading(other["ci_low"], other["ci_high"]),
+                "reading": _ci_reading(other["ci_low"], other["ci_high"])
+                + (
+                    f"; circular-shift null p = {_fmt(other['null_p_value'], 3)}"
+                    if "null_p_value" in other
+                    else ""
+                ),
             }
         )
     curv = stats.get("curvature")
@@ -1225,7 +1256,8 @@ def controls_table(stats: Mapping[str, Any]) -> pd.DataFrame:
                 "reading": f"p = {_fmt(p, 3)}: observed "
                 f"{'beyond' if _finite(p) and p < 0.05 else 'within'} the null; "
                 f"{_fmt(100 * stats['null_fraction_inside'], 0)} % of layers "
-                "inside the null band",
+                "inside the null band; observed vs mean null profile r = "
+                f"{_fmt(stats.get('null_profile_corr'))}",
             }
         )
     if "tdmi_normalised" in stats:
@@ -1261,9 +1293,9 @@ def controls_table(stats: Mapping[str, Any]) -> pd.DataFrame:
                 + (
                     "reproducible"
                     if _finite(rho) and rho >= 0.7
-                    else "weak"
+                    else "moderately reproducible"
                     if _finite(rho) and rho >= 0.4
-                    else "unreliable"
+                    else "barely reproducible"
                 ),
             }
         )
@@ -1565,15 +1597,31 @@ def verdict_paragraph(stats: Mapping[str, Any], alpha: float = 0.05) -> str:
             reason = "the interval includes zero, so the data cannot tell an inverted U from none"
         else:
             reason = (
-                "the interval excludes zero, but the shape is no stronger than in the "
-                "circular-shift null, so it can be produced by each head's own dynamics alone"
+                "the shape is there (the interval excludes zero), but it is just as strong when "
+                "the timing between heads is destroyed, so each head's own dynamics (chiefly its "
+                "autocorrelation) produce it, not interactions between heads"
             )
         sentences.append(
             f"{where}, the claimed inverted U is not supported: {shape}; {reason} ({null_text})."
         )
+    other = stats.get("other_method")
+    if isinstance(other, Mapping) and _finite(other.get("value")):
+        text = (
+            f"The {other.get('method')} gradient gives {_fmt(other['value'])} "
+            f"(interval {_fmt(other.get('ci_low'))} to {_fmt(other.get('ci_high'))}"
+        )
+        if _finite(other.get("null_p_value")):
+            text += f"; against the same null p = {_fmt(other['null_p_value'], 3)}"
+        sentences.append(text + ").")
     frac = stats.get("null_fraction_inside")
     if _finite(frac):
-        sentences.append(f"{_fmt(100 * float(frac), 0)} % of the layers lie inside the null band.")
+        text = f"{_fmt(100 * float(frac), 0)} % of the layers lie inside the null band"
+        null_r = stats.get("null_profile_corr")
+        if _finite(null_r):
+            text += (
+                f", and the mean null profile correlates r = {_fmt(null_r)} with the observed one"
+            )
+        sentences.append(text + ".")
     curv = stats.get("curvature")
     if isinstance(curv, Mapping) and _finite(curv.get("value")):
         if _finite(curv.get("ci_high")) and float(curv["ci_high"]) < 0:

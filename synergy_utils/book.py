@@ -331,7 +331,7 @@ def _reading_null(summary: Mapping[str, Any]) -> tuple[str, str]:
     if p_value is not None:
         if p_value < NULL_ALPHA:
             return estimate, "the inverted-U statistic beats the null"
-        return estimate, "no stronger than the null: each head's own dynamics can produce it"
+        return estimate, "no stronger than the null: the dynamics of each head alone can produce it"
     if scalar_band is not None and inverted_u is not None and inverted_u.value is not None:
         if scalar_band[0] <= inverted_u.value <= scalar_band[1]:
             return estimate, "inverted-U statistic inside the null band: not above chance"
@@ -377,15 +377,25 @@ def _reading_random(random_profile: Any, trained: Estimate | None) -> tuple[str,
 
 
 def _phase_row(phase: Any) -> tuple[str, str]:
+    """(estimate, verdict) of claim 3: task family, criteria met, midpoint of the fit."""
     if not isinstance(phase, Mapping):
         return "–", MISSING
+    parts = []
+    if isinstance(phase.get("family"), str):
+        parts.append(phase["family"])
+    criteria = phase.get("criteria")
+    if isinstance(criteria, Mapping) and criteria:
+        passed = sum(bool(c.get("passed")) for c in criteria.values() if isinstance(c, Mapping))
+        parts.append(f"{passed} of {len(criteria)} criteria met")
+    crit = as_estimate(phase.get("critical_difficulty")) or as_estimate(
+        _dig(phase, "fit", "midpoint"))
+    if crit is not None:
+        parts.append(f"midpoint {fmt_estimate(crit)}")
+    estimate = "; ".join(parts) or "–"
     supported = phase.get("transition_supported")
-    crit = as_estimate(phase.get("critical_difficulty"))
-    estimate = "–" if crit is None else f"midpoint {fmt_estimate(crit)}"
     if supported is None:
         return estimate, INCONCLUSIVE if crit is not None else MISSING
-    verdict = SUPPORTED if bool(supported) else CONTRADICTED
-    return estimate, verdict
+    return estimate, SUPPORTED if bool(supported) else CONTRADICTED
 
 
 def verdict_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -418,7 +428,7 @@ def verdict_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
         ),
         (
             "3 · Phase transition with task difficulty",
-            "sigmoid fit of the middle-layer order parameter vs difficulty",
+            "middle-layer order parameter vs difficulty: all 4 transition criteria",
             phase_est,
             phase_v,
         ),
@@ -695,12 +705,25 @@ def _add_tag(cell: Any, tag: str) -> None:
 
 
 def add_reproducibility_box(nb: Any, box_markdown: str) -> None:
-    """Insert (or replace) the box as a Markdown cell right after the title cell."""
+    """Insert (or replace) the box as a Markdown cell right under the notebook's title.
+
+    When the title cell goes on after its ``# Title`` line, it is split in two so that the box
+    sits between the title and the introduction.
+    """
     nb.cells = [c for c in nb.cells if not c.metadata.get(BOX_MARKER)]
-    cell = nbformat.v4.new_markdown_cell(box_markdown)
-    cell.metadata[BOX_MARKER] = True
+    box = nbformat.v4.new_markdown_cell(box_markdown)
+    box.metadata[BOX_MARKER] = True
     title_index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
-    nb.cells.insert(title_index + 1, cell)
+    if title_index >= 0:
+        title_cell = nb.cells[title_index]
+        lines = title_cell.source.splitlines(keepends=True)
+        heading = next((i for i, line in enumerate(lines) if re.match(r"#\s", line)), None)
+        if heading is not None:
+            rest = "".join(lines[heading + 1:]).strip()
+            if rest:
+                title_cell.source = "".join(lines[: heading + 1]).rstrip()
+                nb.cells.insert(title_index + 1, nbformat.v4.new_markdown_cell(rest))
+    nb.cells.insert(title_index + 1, box)
     # nbformat >= 5.1 wants ids; new cells get one, old notebooks may lack them.
     nbformat.validator.normalize(nb)
 

@@ -425,9 +425,12 @@ def transition_verdict(
     else:
         peak = int(np.nanargmax(chi))
         nearest = int(np.argmin(np.abs(levels - mid)))
-        near = (finite_ci and mid_lo <= levels[peak] <= mid_hi) or abs(peak - nearest) <= 1
+        inside = bool(finite_ci and mid_lo <= levels[peak] <= mid_hi)
+        adjacent = abs(peak - nearest) <= 1
         criteria["susceptibility_peak_near_midpoint"] = _criterion(
-            near, peak_level=float(levels[peak]), level_nearest_midpoint=float(levels[nearest]))
+            inside or adjacent, peak_level=float(levels[peak]),
+            level_nearest_midpoint=float(levels[nearest]), inside_midpoint_ci=inside,
+            within_one_level=adjacent)
     supported = all(c["passed"] for c in criteria.values())
     return {
         "supported": supported,
@@ -863,9 +866,13 @@ def verdict_paragraph(summary: Mapping[str, Any]) -> str:
         f"{lvl[0]}–{lvl[-1]}.")
     c4 = crit["susceptibility_peak_near_midpoint"]
     if c4.get("peak_level") is not None:
-        parts.append(
-            f"The susceptibility peaked at level {c4['peak_level']:g}, "
-            f"{'near' if c4['passed'] else 'away from'} the midpoint.")
+        if c4.get("within_one_level"):
+            where = "within one level of the midpoint"
+        elif c4.get("inside_midpoint_ci"):
+            where = "inside the midpoint's CI"
+        else:
+            where = "away from the midpoint"
+        parts.append(f"The susceptibility peaked at level {c4['peak_level']:g}, {where}.")
     if summary["transition_supported"]:
         cd = summary["critical_difficulty"]
         parts.append(

@@ -180,6 +180,8 @@ def plot_layer_profile(depth, profile, ci=None, null_band=None, *, label: str = 
         band = np.asarray(null_band)
         ax.fill_between(depth, band[:, 0], band[:, 1], color="0.6", alpha=0.35, hatch="//",
                         label="circular-shift null (95 % band)", linewidth=0)
+        ax.plot(depth, band[:, 0], color="0.35", linewidth=0.8)
+        ax.plot(depth, band[:, 1], color="0.35", linewidth=0.8)
     if ci is not None:
         ci = np.asarray(ci)
         ax.fill_between(depth, ci[:, 0], ci[:, 1], color=palette[0], alpha=0.25,

@@ -283,9 +283,15 @@ def _parse_number(text: str) -> str | None:
     equals = re.findall(rf"=\s*({_NUM})", text)
     if equals:
         return _canonical_number(equals[-1])
-    # 5. the last number of the first non-empty line ("The sum of 4 and 5 is 9.")
-    numbers = _numbers(first)
-    return numbers[-1] if numbers else None
+    # 5. the last number of the first non-empty line, if it ends its sentence ("The sum of 4
+    # and 5 is 9."; not "To add 97 and 63, we need ...", which states no result)
+    matches = list(_NUM_RE.finditer(first)) + list(_WORD_RE.finditer(first))
+    if matches:
+        last = max(matches, key=lambda m: m.start())
+        rest = re.split(r"[.!?](?:\s|$)", first[last.end() :], maxsplit=1)[0]
+        if not re.search(r"\w", rest):
+            return _numbers(last.group())[0]
+    return None
 
 
 def _list_items(segment: str) -> list[str]:
@@ -328,8 +334,9 @@ def parse_answer(text: str, family: str) -> str | None:
     Numbers, in this order: the first number after the last "answer is/answer:" phrase; a
     first line that is only a number; the first number after the last generic phrase ("result
     is", "total:", "equals", "gives", "stands for", ...); the last ``= number``; the last
-    number of the first non-empty line. Thousands separators, signs, decimals equal to
-    integers, ``**bold**``, ``\\boxed{}`` and the number words zero to twenty are understood.
+    number of the first non-empty line if nothing but punctuation follows it in its sentence.
+    Thousands separators, signs, decimals equal to integers, ``**bold**``, ``\\boxed{}`` and
+    the number words zero to twenty are understood.
     Lists, in the same spirit: after an answer phrase; a first line that is only a list; after
     a generic phrase; the last bracketed list of the first line, then of the whole text; the
     integers of the first non-empty line.

@@ -467,6 +467,11 @@ def test_collect_stats_feeds_table_and_verdict(planted):
         n_prompts=6,
     )
     assert stats["null_p_value"] == pytest.approx(1 / 6)  # beats all 5 shuffles
+    assert stats["other_method"]["null_p_value"] == pytest.approx(1 / 6)
+    assert -1 <= stats["null_profile_corr"] <= 1
+    same = A.null_for_method(null, "luppi")
+    np.testing.assert_allclose(same["null_inverted_u"], null["null_inverted_u"])
+    np.testing.assert_allclose(same["band"], null["band"])
     assert set(stats["random_model_inverted_u"]) == {"reinitialised copy"}
     table = A.controls_table(stats)
     assert list(table.columns) == ["control", "value", "ci_low", "ci_high", "reading"]

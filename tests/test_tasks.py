@@ -184,8 +184,17 @@ NUMBER_REPLIES = [
     ("d = q and q = 7, so d stands for 7.", "7"),
     ("The value of d is 7.", "7"),
     ("It is 9", "9"),
+    ("It is 9!", "9"),
+    ("The sum is 132 (I added the units first).", "132"),
 ]
-NUMBER_NON_ANSWERS = ["", "I don't know.", "The answer is unknown.", "Let me think about it..."]
+NUMBER_NON_ANSWERS = [
+    "",
+    "I don't know.",
+    "The answer is unknown.",
+    "Let me think about it...",
+    # restates the operands without a result: must not be read as the answer 63
+    "To add 97 and 63, we need to find a common multiple of 97 and 63, which",
+]
 
 
 @pytest.mark.parametrize(("reply", "expected"), NUMBER_REPLIES)
