@@ -1148,6 +1148,7 @@ def collect_stats(
             stats["other_method"]["null_p_value"] = null_p_value(
                 other_boot["inverted_u"], other_null["null_inverted_u"]
             )
+            stats["other_method"]["null_mean"] = float(np.nanmean(other_null["null_inverted_u"]))
     if null is not None:
         null_values = np.asarray(null["null_inverted_u"], dtype=np.float64)
         stats["null_p_value"] = null_p_value(boot["inverted_u"], null_values)
@@ -1582,9 +1583,12 @@ def verdict_paragraph(stats: Mapping[str, Any], alpha: float = 0.05) -> str:
     )
     sentences = []
     p_null = stats.get("null_p_value")
+    null_mean = (stats.get("null_inverted_u") or {}).get("value")
     null_text = (
-        f"the circular-shift null, which keeps each head's autocorrelation but breaks the timing "
-        f"between heads, gives p = {_fmt(p_null, 3)}"
+        "the circular-shift null, which keeps each head's autocorrelation but breaks the timing "
+        "between heads, "
+        + (f"reaches {_fmt(null_mean)} on average, " if _finite(null_mean) else "")
+        + f"p = {_fmt(p_null, 3)}"
         if _finite(p_null)
         else "no circular-shift null was run"
     )
@@ -1611,7 +1615,9 @@ def verdict_paragraph(stats: Mapping[str, Any], alpha: float = 0.05) -> str:
             f"(interval {_fmt(other.get('ci_low'))} to {_fmt(other.get('ci_high'))}"
         )
         if _finite(other.get("null_p_value")):
-            text += f"; against the same null p = {_fmt(other['null_p_value'], 3)}"
+            if _finite(other.get("null_mean")):
+                text += f"; the same null alone reaches {_fmt(other['null_mean'])} on average"
+            text += f", p = {_fmt(other['null_p_value'], 3)}"
         sentences.append(text + ").")
     frac = stats.get("null_fraction_inside")
     if _finite(frac):

@@ -885,17 +885,21 @@ def run_header(run_info: Mapping[str, Any], summary: Mapping[str, Any] | None = 
     commit = str(_first(run_info, "git_commit", "commit", default="unknown"))[:12]
     start = fmt_time(_first(run_info, "start", "started", "start_time"))
     end = fmt_time(_first(run_info, "end", "finished", "end_time"))
-    text = (
+    return (
         f"Numbers from the run with profile **`{profile}`** on **{model}** "
-        f"(commit `{commit}`, {start} – {end})."
+        f"(commit `{commit}`, {start} – {end}).\n"
     )
-    if profile == "quick":
-        text += (
-            "\n\n```{warning}\nThis book was built from the **quick** profile: a few prompts "
-            "and short generations to check that everything runs. Its numbers are not "
-            "findings; build the `full` profile (`make book`) for those.\n```\n"
-        )
-    return text + "\n"
+
+
+def run_warning(run_info: Mapping[str, Any]) -> str:
+    """A warning admonition for books built from the quick profile ('' otherwise)."""
+    if run_profile(run_info) != "quick":
+        return ""
+    return (
+        "```{warning}\nThis book was built from the **quick** profile: a few prompts "
+        "and short generations to check that everything runs. Its numbers are not "
+        "findings; build the `full` profile (`make book`) for those.\n```\n"
+    )
 
 
 def machine_description() -> str:
@@ -1097,6 +1101,7 @@ def prepare_book_sources(stage_dir: Path, results_dir: Path, run_info: dict) -> 
         chapters.append(ChapterInfo(name, notebook_title(nb, name), figures))
 
     (generated / "run_header.md").write_text(run_header(run_info, summary))
+    (generated / "run_warning.md").write_text(run_warning(run_info))
     (generated / "verdicts.md").write_text(verdict_table(summary))
     (generated / "results_body.md").write_text(results_body(chapters, summary))
     (generated / "run_times.md").write_text(run_times_table(run_info, chapters, notebooks))

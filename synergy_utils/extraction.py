@@ -50,20 +50,23 @@ _CACHE_VERSION = 1
 
 
 def netcdf_engine() -> str:
-    """The xarray engine for NetCDF files: ``h5netcdf`` (needs ``h5py``), else ``netcdf4``.
+    """The xarray engine for NetCDF files: ``netcdf4`` (the declared dependency), else
+    ``h5netcdf`` when both h5netcdf and h5py are installed.
 
-    Both write the same NetCDF-4 (HDF5) format. h5netcdf >= 1.8 no longer installs h5py
-    itself, so an environment may have h5netcdf without a write backend.
+    Both read and write the same NetCDF-4 (HDF5) format. h5netcdf >= 1.8 no longer installs
+    h5py itself, so h5netcdf alone is not enough to write.
     """
     import importlib.util
 
-    if importlib.util.find_spec("h5py") is not None:
-        return "h5netcdf"
-    if importlib.util.find_spec("netCDF4") is not None:
+    def has(module: str) -> bool:
+        return importlib.util.find_spec(module) is not None
+
+    if has("netCDF4"):
         return "netcdf4"
-    raise ImportError(
-        "writing NetCDF needs h5py (for the h5netcdf engine) or netCDF4: pip install h5py"
-    )
+    if has("h5netcdf") and has("h5py"):
+        return "h5netcdf"
+    raise ImportError("reading/writing NetCDF needs netCDF4 (pip install netCDF4)")
+
 
 _REDUCTION_DESCRIPTIONS = {
     "l2": "L2 norm of the head's attention output (its slice of the output-projection input)",
@@ -230,7 +233,7 @@ class HeadSeries:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write to NetCDF-4 (h5netcdf engine, see :func:`netcdf_engine`), atomically."""
+        """Write to NetCDF-4 (engine from :func:`netcdf_engine`), atomically. Returns the path."""
         with atomic_path(path) as tmp:
             self.to_xarray().to_netcdf(tmp, engine=netcdf_engine())
         return Path(path)
@@ -739,6 +742,7 @@ def record_head_series(
             unit="tok",
             desc="recording heads",
             disable=not progress,
+            mininterval=2.0,
         )
         try:
             with recorder.attached(), torch.inference_mode(), bar:

@@ -406,7 +406,7 @@ def plot_order_parameter(result, *, random_result=None, ylabel: str | None = Non
     ax.set_xlabel("difficulty level")
     ax.set_ylabel(ylabel or ORDER_PARAMETER_LABELS.get(name, name))
     ax.set_title(ORDER_PARAMETERS[name].capitalize(), fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return fig
 
 

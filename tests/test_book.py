@@ -343,6 +343,7 @@ def test_prepare_book_sources_writes_generated_pages_from_summary(tmp_path):
     params = (generated / "parameters.md").read_text()
     assert "`n_prompts`" in params and "prompts per category" in params
     assert "quick" in (generated / "run_header.md").read_text()
+    assert "{warning}" in (generated / "run_warning.md").read_text()
 
     # summary.json changes -> the landing page's table changes; boxes are not duplicated
     (results / "summary.json").write_text(json.dumps(SUMMARY_AGAINST))
@@ -406,11 +407,15 @@ def test_book_builds_without_warnings_offline_and_follows_summary_json(tmp_path)
     assert results_page.count("<img") >= 6
 
     # change summary.json, rebuild: the landing page's verdicts change with it
+    # (and a full-profile run: no quick-profile warning, an empty include must not warn)
+    assert "built from the <strong>quick</strong> profile" in intro
     (results / "summary.json").write_text(json.dumps(SUMMARY_AGAINST))
-    book.prepare_book_sources(stage, results, RUN_INFO)
+    book.prepare_book_sources(stage, results, {**RUN_INFO, "profile": "full"})
     book.build_book(stage, tmp_path / "out")
-    second = _verdict_cells((html_dir / "book" / "intro.html").read_text())
+    intro = (html_dir / "book" / "intro.html").read_text()
+    second = _verdict_cells(intro)
     assert second[:4] == ["not supported", "not run", "not supported", "inconclusive"]
+    assert "built from the <strong>quick</strong> profile" not in intro
 
 
 def test_build_book_reports_warnings(tmp_path):
