@@ -273,7 +273,7 @@ def mean_head_scores(scores: xr.Dataset, atom: str) -> np.ndarray:
 def _progress(iterable, progress: bool, desc: str):
     if not progress:
         return iterable
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, leave=False)
 

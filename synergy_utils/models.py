@@ -14,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers.utils import logging as hf_logging
 
 from .architectures import UnsupportedArchitectureError, family_for_config
 from .results import atomic_path
@@ -149,6 +152,18 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or os.sep in name and Path(name).exists()
 
 
+@contextmanager
+def _quiet_progress() -> Iterator[None]:
+    """Hide transformers' per-load "Loading weights" bar (it clutters notebook pages)."""
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -209,7 +224,8 @@ def load_model(
     except UnsupportedArchitectureError as err:
         raise UnsupportedArchitectureError(f"{name!r}: {err}") from None
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False)
+    with _quiet_progress():
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False)
     model.config.name_or_path = label
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

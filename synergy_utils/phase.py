@@ -617,7 +617,7 @@ def run_phase_sweep(
         ``rtr`` (level, item, layer, head); ``profile`` (level, item, layer); each order
         parameter (level, item) and its null (level, shuffle, item). Settings in ``attrs``.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .extraction import model_fingerprint, netcdf_engine, record_head_series
 

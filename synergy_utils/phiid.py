@@ -728,7 +728,7 @@ def phiid_pairwise_stack(
     shape = (len(indices), n_nodes, n_nodes)
     prompts: Iterator[int] | range = range(n_prompts)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         prompts = tqdm(prompts, desc="ΦID per prompt", unit="prompt")
     per_prompt = None if reduce == "mean" else np.empty((n_prompts,) + shape)
