@@ -801,11 +801,19 @@ def export_headline_figures(nb: Any, name: str, figures_dir: Path) -> list[Expor
 # --------------------------------------------------------------------------------------
 
 
+#: Keys that may sit beside value/ci_low/ci_high in an estimate's dict (not shown separately).
+_ESTIMATE_EXTRAS = ("ci", "n", "unit", "level", "ci_level", "method", "n_bootstrap", "p_value")
+
+
+#: Bookkeeping entries left out of the results chapter's number tables.
+_SKIPPED_KEYS = frozenset({"provenance", "parameters", "versions", "seed", "ci_level", "method"})
+
+
 def _flatten_scalars(value: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
     """``(dotted key, text)`` for the scalar leaves of ``value`` (estimates kept whole)."""
     est = as_estimate(value) if isinstance(value, Mapping) else None
     if est is not None and isinstance(value, Mapping) and set(value) <= set(
-        _VALUE_NAMES + _LOW_NAMES + _HIGH_NAMES + ("ci", "n", "unit", "level")
+        _VALUE_NAMES + _LOW_NAMES + _HIGH_NAMES + _ESTIMATE_EXTRAS
     ):
         return [(prefix, fmt_estimate(est))]
     if isinstance(value, Mapping):
@@ -813,7 +821,7 @@ def _flatten_scalars(value: Any, prefix: str = "", depth: int = 0) -> list[tuple
             return []
         rows = []
         for key, sub in value.items():
-            if key in ("provenance", "parameters", "versions"):
+            if key in _SKIPPED_KEYS:
                 continue
             rows += _flatten_scalars(sub, f"{prefix}.{key}" if prefix else str(key), depth + 1)
         return rows

@@ -329,6 +329,8 @@ def test_landing_page_shows_the_verdicts_of_this_run(site, driver, built_book):
 def test_screenshots_at_laptop_width(site, driver):
     base, html_dir, _ = site
     ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):  # screenshots of an earlier run
+        old.unlink()
     driver.get(f"{base}/book/intro.html")
     driver.execute_async_script(_WAIT_FOR_PAGE)
     _screenshot(driver, ARTIFACTS / "landing.png")
