@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 import xarray as xr
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .architectures import (
     head_layout,

@@ -541,7 +541,7 @@ def plot_ablation_accuracy(table, ci: tuple[str, str] = ("ci_low", "ci_high")):
     groups = ["synergistic", "redundant", "random"]
     modes = [m for m in dict.fromkeys(table["mode"]) if m != "none"]
     palette = colors(max(len(modes), 1))
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.8 / max(len(modes), 1)
     for k, mode in enumerate(modes):
         rows = table[table["mode"] == mode].set_index("group").reindex(groups)
@@ -550,9 +550,9 @@ def plot_ablation_accuracy(table, ci: tuple[str, str] = ("ci_low", "ci_high")):
                          100 * rows[ci[1]].to_numpy(float) - acc])
         pos = np.arange(len(groups)) + (k - (len(modes) - 1) / 2) * width
         ax.bar(pos, acc, width, yerr=err, capsize=3, color=palette[k], label=mode)
-        for x_pos, value in zip(pos, acc, strict=True):
+        for x_pos, value, top in zip(pos, acc, acc + err[1], strict=True):
             if np.isfinite(value):
-                ax.annotate(f"{value:.0f}", (x_pos, value), xytext=(0, 2),
+                ax.annotate(f"{value:.0f} %", (x_pos, top), xytext=(0, 3),
                             textcoords="offset points", ha="center", va="bottom",
                             fontsize="small")
     intact = table[table["group"] == "intact"]
@@ -566,7 +566,8 @@ def plot_ablation_accuracy(table, ci: tuple[str, str] = ("ci_low", "ci_high")):
                         "random 25 %"])
     ax.set_ylabel("accuracy (% of tasks correct)")
     ax.set_xlabel("heads perturbed")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize="small", title="perturbation")
+    ax.set_ylim(0, 112)
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize="small", title="perturbation", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
