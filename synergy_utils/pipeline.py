@@ -10,6 +10,7 @@ checked against the notebooks before anything runs. Then the book is staged and 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import sys
@@ -384,6 +385,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--book-dir", default=None, help="where _build/html goes (default: here)")
     run.add_argument("--project", default=".", help="project folder (holds notebooks/, book/)")
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch/BLAS in the notebooks (default: the libraries' own choice; "
+        "1 is much faster on a machine shared with other jobs)",
+    )
     params = sub.add_parser("params", help="list the parameters of the notebooks")
     params.add_argument("notebook", nargs="?", default=None)
     params.add_argument("--project", default=".")
@@ -409,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             _print_params(Path(args.project).resolve(), args.notebook)
             return 0
+        if args.threads is not None:
+            if args.threads < 1:
+                raise PipelineError("--threads must be at least 1")
+            for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[variable] = str(args.threads)  # inherited by the notebook kernels
         run_pipeline(
             args.profile,
             project_dir=args.project,
