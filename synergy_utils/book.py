@@ -36,6 +36,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1059,6 +1060,26 @@ def restore_missing_chapters(stage_dir: Path) -> list[str]:
     return missing
 
 
+class MissingFigureWarning(UserWarning):
+    """An executed notebook has no image output (its page and results section lack a figure)."""
+
+
+def _warn_no_figure(name: str) -> None:
+    backend = os.environ.get("MPLBACKEND", "")
+    hint = (
+        f" MPLBACKEND={backend!r} is set in this environment and the notebook kernels inherit"
+        " it: a non-inline backend shows no figures in notebooks (unset it, or set it to"
+        " 'module://matplotlib_inline.backend_inline' for the kernels)."
+        if backend and "inline" not in backend else ""
+    )
+    warnings.warn(
+        f"notebook {name} has no image output: its chapter and the results chapter will show "
+        f"no figure.{hint}",
+        MissingFigureWarning,
+        stacklevel=3,
+    )
+
+
 def prepare_book_sources(stage_dir: Path, results_dir: Path, run_info: dict) -> None:
     """Add the generated parts of the book to a staged build folder (see the module doc).
 
@@ -1106,6 +1127,8 @@ def prepare_book_sources(stage_dir: Path, results_dir: Path, run_info: dict) -> 
         nbformat.write(nb, nb_path)
         notebooks[name] = nb
         figures = export_headline_figures(nb, name, figures_dir)
+        if not figures:
+            _warn_no_figure(name)
         chapters.append(ChapterInfo(name, notebook_title(nb, name), figures))
 
     (generated / "run_header.md").write_text(run_header(run_info, summary))

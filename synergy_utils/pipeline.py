@@ -15,6 +15,8 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,6 +234,24 @@ def _describe_failure(err: Exception) -> str:
     return text
 
 
+@contextmanager
+def _inline_figures() -> Iterator[None]:
+    """Make the kernels capture figures as images, whatever ``MPLBACKEND`` the caller set.
+
+    ``MPLBACKEND=Agg`` (common in CI and tests) is inherited by the kernels and makes them
+    show no figures at all; the inline backend is what Jupyter uses by default.
+    """
+    previous = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = previous
+
+
 def execute(plan: list[NotebookRun], *, project_dir: Path, progress: bool = True) -> dict:
     """Run the planned notebooks in order; stop at the first failure.
 
@@ -247,15 +267,16 @@ def execute(plan: list[NotebookRun], *, project_dir: Path, progress: bool = True
         print(f"[{index}/{len(plan)}] {item.name}  ({shown or 'defaults'})", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(item.source),
-                str(item.output),
-                parameters=item.parameters,
-                cwd=str(project_dir),
-                progress_bar=progress,
-                kernel_name="python3",
-                request_save_on_cell_execute=True,
-            )
+            with _inline_figures():
+                papermill.execute_notebook(
+                    str(item.source),
+                    str(item.output),
+                    parameters=item.parameters,
+                    cwd=str(project_dir),
+                    progress_bar=progress,
+                    kernel_name="python3",
+                    request_save_on_cell_execute=True,
+                )
         except Exception as err:  # papermill raises PapermillExecutionError and others
             raise PipelineError(
                 f"notebook {item.name} failed after {time.perf_counter() - start:.0f} s.\n"

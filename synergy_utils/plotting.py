@@ -34,7 +34,7 @@ def plot_head_matrix(values, *, colorbar_label: str, title: str, ax=None):
     """Heatmap of one number per head, layers down and heads across; returns the Figure."""
     use_style()
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 6.0))
+        _, ax = plt.subplots(figsize=(6.0, 4.2))
     sns.heatmap(values, cmap=SEQUENTIAL_CMAP, ax=ax, cbar_kws={"label": colorbar_label})
     ax.set_xlabel("head index within layer")
     ax.set_ylabel("layer (0 = closest to the input)")

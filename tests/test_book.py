@@ -328,6 +328,15 @@ def test_headline_figures_tagged_cells_else_last_image(tmp_path):
     assert book.export_headline_figures(none, "c", tmp_path) == []
 
 
+def test_a_notebook_without_figures_is_reported_with_the_backend_hint(tmp_path, monkeypatch):
+    stage, results = make_stage(tmp_path, {})
+    nbformat.write(make_executed_notebook("02_extraction", n_images=0),
+                   stage / "book" / "notebooks" / "02_extraction.ipynb")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    with pytest.warns(book.MissingFigureWarning, match="02_extraction.*MPLBACKEND='Agg'"):
+        book.prepare_book_sources(stage, results, RUN_INFO)
+
+
 def test_prepare_book_sources_writes_generated_pages_from_summary(tmp_path):
     stage, results = make_stage(tmp_path, SUMMARY_FOR)
     book.prepare_book_sources(stage, results, RUN_INFO)

@@ -140,6 +140,14 @@ def test_quick_profile_runs_every_notebook_and_builds_the_book(quick_run):
             if output.output_type == "error"
         ]
         assert not errors, f"{path.name} has error outputs"
+        images = [
+            output
+            for cell in notebook.cells
+            if cell.cell_type == "code"
+            for output in cell.outputs
+            if "image/png" in output.get("data", {})
+        ]
+        assert images, f"{path.name} shows no figure (MPLBACKEND leaking into the kernel?)"
     summary = json.loads((results_dir / "summary.json").read_text())
     provenance = summary["provenance"]
     assert provenance["status"] == "finished" and provenance["git_commit"] is not None
