@@ -326,9 +326,13 @@ def run_pipeline(
         "versions": results.package_versions(),
         "git_commit": results.git_commit(project_dir),
     }
+    earlier = _earlier_run(out) if only else {}
+    if earlier:  # a partial re-run keeps what the earlier run recorded for the other notebooks
+        run_info["parameters"] = {**earlier.get("parameters", {}), **run_info["parameters"]}
     results.write_json(out / "run_info.json", run_info)
     try:
-        run_info["seconds"] = execute(plan, project_dir=project_dir, progress=progress)
+        seconds = execute(plan, project_dir=project_dir, progress=progress)
+        run_info["seconds"] = {**earlier.get("seconds", {}), **seconds}
         run_info["status"] = "finished"
     except PipelineError:
         run_info["status"] = "failed"
@@ -338,15 +342,50 @@ def run_pipeline(
         results.write_json(out / "run_info.json", run_info)
         results.update_summary(out, "provenance", run_info)
     if build:
-        from . import book
-
-        stage = stage_book(project_dir, out, plan)
-        book.prepare_book_sources(stage, out, run_info)
-        html = book.build_book(stage, Path(book_dir) if book_dir else project_dir)
-        run_info["book"] = str(html)
-        results.write_json(out / "run_info.json", run_info)
-        print(f"Book: {html / 'index.html'}", flush=True)
+        build_from_results(plan, run_info, project_dir=project_dir, book_dir=book_dir)
     return run_info
+
+
+def _earlier_run(results_dir: Path) -> dict:
+    path = results_dir / "run_info.json"
+    return results.read_json(path) if path.exists() else {}
+
+
+def build_from_results(
+    plan: list[NotebookRun],
+    run_info: dict,
+    *,
+    project_dir: Path,
+    book_dir: str | Path | None = None,
+) -> Path:
+    """Stage the executed notebooks of ``plan`` with the book sources and build the book."""
+    from . import book
+
+    missing = [str(item.output) for item in plan if not item.output.exists()]
+    if missing:
+        raise PipelineError(f"no executed notebook at {', '.join(missing)}: run the profile first")
+    out = plan[0].output.parent.parent
+    stage = stage_book(project_dir, out, plan)
+    book.prepare_book_sources(stage, out, run_info)
+    html = book.build_book(stage, Path(book_dir) if book_dir else project_dir)
+    run_info["book"] = str(html)
+    results.write_json(out / "run_info.json", run_info)
+    print(f"Book: {html / 'index.html'}", flush=True)
+    return html
+
+
+def build_only(
+    profile_name: str = "full",
+    *,
+    project_dir: str | Path = ".",
+    results_dir: str | Path | None = None,
+    book_dir: str | Path | None = None,
+) -> Path:
+    """Rebuild the book from a finished run's executed notebooks, running nothing."""
+    project_dir = Path(project_dir).resolve()
+    plan = plan_run(profile_name, project_dir=project_dir, results_dir=results_dir)
+    run_info = _earlier_run(plan[0].output.parent.parent)
+    return build_from_results(plan, run_info, project_dir=project_dir, book_dir=book_dir)
 
 
 def stage_book(project_dir: Path, results_dir: Path, plan: list[NotebookRun]) -> Path:
@@ -413,6 +452,11 @@ def _parser() -> argparse.ArgumentParser:
         help="CPU threads for torch/BLAS in the notebooks (default: the libraries' own choice; "
         "1 is much faster on a machine shared with other jobs)",
     )
+    rebuild = sub.add_parser("book", help="rebuild the book from a finished run (runs nothing)")
+    rebuild.add_argument("--profile", default="full")
+    rebuild.add_argument("--out", default=None, help="results folder (default results/<profile>)")
+    rebuild.add_argument("--book-dir", default=None, help="where _build/html goes (default: here)")
+    rebuild.add_argument("--project", default=".")
     params = sub.add_parser("params", help="list the parameters of the notebooks")
     params.add_argument("notebook", nargs="?", default=None)
     params.add_argument("--project", default=".")
@@ -437,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "params":
             _print_params(Path(args.project).resolve(), args.notebook)
+            return 0
+        if args.command == "book":
+            build_only(
+                args.profile, project_dir=args.project, results_dir=args.out, book_dir=args.book_dir
+            )
             return 0
         if args.threads is not None:
             if args.threads < 1:
