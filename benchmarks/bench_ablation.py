@@ -56,10 +56,14 @@ def main() -> None:
     t_generate = time.perf_counter() - start
     n_prompt_tokens = sum(len(p) for p in cont.prompt_ids)
     n_tokens = n_prompt_tokens + cont.n_prompts * cont.n_new
-    print(f"model: {model.config.name_or_path}, {layout.n_layers} x {layout.n_heads} heads, "
-          f"threads: {torch.get_num_threads()}")
-    print(f"{cont.n_prompts} prompts, {n_prompt_tokens} prompt tokens + {cont.n_new} generated "
-          f"each = {n_tokens} tokens per step; greedy generation took {t_generate:.1f} s")
+    print(
+        f"model: {model.config.name_or_path}, {layout.n_layers} x {layout.n_heads} heads, "
+        f"threads: {torch.get_num_threads()}"
+    )
+    print(
+        f"{cont.n_prompts} prompts, {n_prompt_tokens} prompt tokens + {cont.n_new} generated "
+        f"each = {n_tokens} tokens per step; greedy generation took {t_generate:.1f} s"
+    )
 
     rng = np.random.default_rng(args.seed)
     n_heads = max(1, int(args.fraction * layout.n_total))
@@ -77,22 +81,30 @@ def main() -> None:
 
     def per_prompt():
         with A.ablated(model, heads):
-            return torch.cat([
-                A.teacher_forced_kl(model, b, c)["kl_clean_ablated"]
-                for b, c in zip(singles, clean_singles, strict=True)
-            ])
+            return torch.cat(
+                [
+                    A.teacher_forced_kl(model, b, c)["kl_clean_ablated"]
+                    for b, c in zip(singles, clean_singles, strict=True)
+                ]
+            )
 
     t_per, kl_per = timed(per_prompt, args.repeats)
     t_batch, kl_batch = timed(batched, args.repeats)
     gap = float((kl_batch - kl_per).abs().max())
     print(f"one ablation step ({n_heads} heads zeroed), median of {args.repeats}:")
-    print(f"  per prompt ({cont.n_prompts} forward passes): {t_per:7.2f} s  "
-          f"({n_tokens / t_per:6.0f} tokens/s)")
-    print(f"  batched    (1 forward pass, padded to {batch.input_ids.shape[1]}): {t_batch:7.2f} s"
-          f"  ({n_tokens / t_batch:6.0f} tokens/s)")
+    print(
+        f"  per prompt ({cont.n_prompts} forward passes): {t_per:7.2f} s  "
+        f"({n_tokens / t_per:6.0f} tokens/s)"
+    )
+    print(
+        f"  batched    (1 forward pass, padded to {batch.input_ids.shape[1]}): {t_batch:7.2f} s"
+        f"  ({n_tokens / t_batch:6.0f} tokens/s)"
+    )
     print(f"  speed-up batched vs per prompt: {t_per / t_batch:.2f}x")
-    print(f"  mean KL(clean||ablated) {float(kl_batch.mean()):.4f} nats/token; max |batched - "
-          f"per prompt| = {gap:.2e}")
+    print(
+        f"  mean KL(clean||ablated) {float(kl_batch.mean()):.4f} nats/token; max |batched - "
+        f"per prompt| = {gap:.2e}"
+    )
 
 
 if __name__ == "__main__":

@@ -63,18 +63,29 @@ def make_runners(model, tokenizer, prompts, max_new_tokens: int, batch_size: int
             if hooked:
                 recorder.start(len(batch), max_new_tokens)
                 with recorder.attached():
-                    result = greedy_decode(model, [ids[i] for i in batch], max_new_tokens,
-                                           eos_token_ids=eos, pad_token_id=pad,
-                                           on_step=recorder.set_step)
+                    result = greedy_decode(
+                        model,
+                        [ids[i] for i in batch],
+                        max_new_tokens,
+                        eos_token_ids=eos,
+                        pad_token_id=pad,
+                        on_step=recorder.set_step,
+                    )
             else:
-                result = greedy_decode(model, [ids[i] for i in batch], max_new_tokens,
-                                       eos_token_ids=eos, pad_token_id=pad)
+                result = greedy_decode(
+                    model,
+                    [ids[i] for i in batch],
+                    max_new_tokens,
+                    eos_token_ids=eos,
+                    pad_token_id=pad,
+                )
             out.update(zip(batch, result.generated, strict=True))
         return [out[i] for i in range(len(ids))]
 
     def record() -> list[list[int]]:
-        series = record_head_series(model, tokenizer, prompts, max_new_tokens,
-                                    batch_size=batch_size, progress=False)
+        series = record_head_series(
+            model, tokenizer, prompts, max_new_tokens, batch_size=batch_size, progress=False
+        )
         return [series.generated_ids(i).tolist() for i in range(len(texts))]
 
     def generate() -> list[list[int]]:
@@ -124,8 +135,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default=None, help="load_model name (default: bundled)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     args = parser.parse_args()
 
     if args.threads:
@@ -156,26 +168,34 @@ def main() -> None:
     median = {key: statistics.median(value) for key, value in times.items()}
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nModel: {model.config.name_or_path}; device {model.device}; "
-          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end; "
-          f"{torch.get_num_threads()} torch threads; {args.n_prompts} prompts x "
-          f"{args.max_new_tokens} new tokens = {n_tokens} tokens per condition; median of "
-          f"{args.repeats} interleaved rounds.\n")
-    print("| method | batch | median s | tokens/s | time / plain loop (same batch) | "
-          "batched speed-up | same tokens |")
+    print(
+        f"\nModel: {model.config.name_or_path}; device {model.device}; "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} at the end; "
+        f"{torch.get_num_threads()} torch threads; {args.n_prompts} prompts x "
+        f"{args.max_new_tokens} new tokens = {n_tokens} tokens per condition; median of "
+        f"{args.repeats} interleaved rounds.\n"
+    )
+    print(
+        "| method | batch | median s | tokens/s | time / plain loop (same batch) | "
+        "batched speed-up | same tokens |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for batch in (args.batch_size, 1):
         for name in runners[batch]:
             seconds = median[(name, batch)]
             ratio = seconds / median[("plain loop", batch)]
-            speedup = (
-                f"{median[(name, 1)] / seconds:.2f}x" if batch == args.batch_size else "1.00x"
+            speedup = f"{median[(name, 1)] / seconds:.2f}x" if batch == args.batch_size else "1.00x"
+            print(
+                f"| {name} | {batch} | {seconds:.2f} | {n_tokens / seconds:.1f} | "
+                f"{ratio:.3f} | {speedup} | {'yes' if same[(name, batch)] else 'NO'} |"
             )
-            print(f"| {name} | {batch} | {seconds:.2f} | {n_tokens / seconds:.1f} | "
-                  f"{ratio:.3f} | {speedup} | {'yes' if same[(name, batch)] else 'NO'} |")
     spread = {key: (min(v), max(v)) for key, v in times.items()}
-    print("\nMin-max seconds per condition: " + "; ".join(
-        f"{name} b={batch}: {lo:.2f}-{hi:.2f}" for (name, batch), (lo, hi) in spread.items()))
+    print(
+        "\nMin-max seconds per condition: "
+        + "; ".join(
+            f"{name} b={batch}: {lo:.2f}-{hi:.2f}" for (name, batch), (lo, hi) in spread.items()
+        )
+    )
 
 
 if __name__ == "__main__":

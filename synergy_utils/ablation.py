@@ -246,7 +246,9 @@ def ablated(model: nn.Module, heads: Iterable[Head], mode: str = "zero", **kw: A
                         ):
                             saved.append((view, view.detach().clone()))
                             noise = torch.randn(
-                                view.shape, generator=generator, device=view.device,
+                                view.shape,
+                                generator=generator,
+                                device=view.device,
                                 dtype=torch.float32,
                             )
                             view.add_((noise * (rel * sd)).to(view.dtype))
@@ -272,7 +274,9 @@ def ablated(model: nn.Module, heads: Iterable[Head], mode: str = "zero", **kw: A
                     def edit(v: torch.Tensor, idx: torch.Tensor) -> None:
                         target = v[..., idx, :]
                         noise = torch.randn(
-                            target.shape, generator=generator, device=generator.device,
+                            target.shape,
+                            generator=generator,
+                            device=generator.device,
                             dtype=torch.float32,
                         )
                         v[..., idx, :] = target + (std * noise).to(device=v.device, dtype=v.dtype)
@@ -443,8 +447,12 @@ def greedy_continuations_from_ids(
     starts = range(0, len(prompt_ids), batch_size)
     for start in tqdm(starts, desc="greedy continuations", disable=not progress):
         result = greedy_decode(
-            model, prompt_ids[start : start + batch_size], max_new_tokens,
-            eos_token_ids=suppress_ids, stop_at_eos=False, pad_token_id=pad_token_id,
+            model,
+            prompt_ids[start : start + batch_size],
+            max_new_tokens,
+            eos_token_ids=suppress_ids,
+            stop_at_eos=False,
+            pad_token_id=pad_token_id,
         )
         rows += result.generated
     return Continuations([[int(t) for t in p] for p in prompt_ids], np.asarray(rows))
@@ -505,8 +513,11 @@ class TeacherForcedBatch:
         """Rows ``index`` (still padded to the full width)."""
         idx = torch.as_tensor(list(index), dtype=torch.long)
         return TeacherForcedBatch(
-            self.input_ids[idx], self.attention_mask[idx], self.position_ids[idx],
-            self.score_positions[idx], self.target_ids[idx],
+            self.input_ids[idx],
+            self.attention_mask[idx],
+            self.position_ids[idx],
+            self.score_positions[idx],
+            self.target_ids[idx],
         )
 
     @property
@@ -557,8 +568,10 @@ def next_token_logprobs(
     chunks = (
         [list(range(batch.n_prompts))]
         if batch_size is None
-        else [list(range(i, min(i + batch_size, batch.n_prompts)))
-              for i in range(0, batch.n_prompts, batch_size)]
+        else [
+            list(range(i, min(i + batch_size, batch.n_prompts)))
+            for i in range(0, batch.n_prompts, batch_size)
+        ]
     )
     takes_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
     out = []
@@ -815,7 +828,12 @@ def ablation_curves(
         if tokenizer is None:
             raise ValueError("a tokenizer is needed to encode text prompts")
         continuations = greedy_continuations(
-            model, tokenizer, prompts, max_new_tokens, generation_batch_size, template,
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens,
+            generation_batch_size,
+            template,
             progress=progress,
         )
     pad = _pad_id(model, tokenizer)
@@ -824,11 +842,22 @@ def ablation_curves(
     counts = removal_counts(layout.n_total, step, max_fraction)
     orders = head_orders(scores, n_random, seed)
     ds = curves_on_batch(
-        model, batch, orders, counts, mode=mode, batch_size=batch_size, progress=progress,
+        model,
+        batch,
+        orders,
+        counts,
+        mode=mode,
+        batch_size=batch_size,
+        progress=progress,
         **ablation_kw,
     )
-    ds.attrs.update(step=int(step), max_fraction=float(max_fraction), n_random=int(n_random),
-                    seed=int(seed), padding_side=padding_side)
+    ds.attrs.update(
+        step=int(step),
+        max_fraction=float(max_fraction),
+        n_random=int(n_random),
+        seed=int(seed),
+        padding_side=padding_side,
+    )
     if continuations.prompts is not None:
         ds = ds.assign_coords(prompt_text=("prompt", list(continuations.prompts)))
     ds["generated_ids"] = (("prompt", "token"), continuations.generated_ids)
@@ -846,7 +875,8 @@ def curve_auc(curves: xr.Dataset, metric: str = "kl_clean_ablated") -> xr.DataAr
     x = curves["fraction"].values
     area = np.trapezoid(kl.values, x=x, axis=-1)
     return xr.DataArray(
-        area, dims=("order", "prompt"),
+        area,
+        dims=("order", "prompt"),
         coords={"order": curves["order"].values, "prompt": curves["prompt"].values},
     )
 
@@ -874,8 +904,7 @@ def auc_ratio(
     num = area.sel(order=numerator).values  # (P,)
     if denominator == "random":
         if not rand_names:
-            return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                    "n_bootstrap": 0}
+            return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n_bootstrap": 0}
         den = area.sel(order=rand_names).values  # (R, P)
     else:
         den = area.sel(order=[denominator]).values
@@ -903,8 +932,9 @@ def auc_ratio(
     return {"value": float(value), "ci_low": low, "ci_high": high, "n_bootstrap": int(n_bootstrap)}
 
 
-def kl_at(curves: xr.Dataset, n_removed: int | None = None,
-          metric: str = "kl_clean_ablated") -> dict[str, float]:
+def kl_at(
+    curves: xr.Dataset, n_removed: int | None = None, metric: str = "kl_clean_ablated"
+) -> dict[str, float]:
     """Mean KL over prompts after removing ``n_removed`` heads (default: the last count):
     synergy-first, redundancy-first, and the mean and sd (ddof 1) over random orders."""
     if n_removed is None:
@@ -924,8 +954,9 @@ def kl_at(curves: xr.Dataset, n_removed: int | None = None,
 # --- accuracy under perturbation --------------------------------------------------------
 
 
-def head_group(scores: Any, group: str, fraction: float = 0.25,
-               rng: np.random.Generator | None = None) -> list[Head]:
+def head_group(
+    scores: Any, group: str, fraction: float = 0.25, rng: np.random.Generator | None = None
+) -> list[Head]:
     """The top (``"synergistic"``), bottom (``"redundant"``) or a ``"random"`` ``fraction`` of
     heads by score; floor(fraction * n_total) heads."""
     scores = _check_scores(scores)
@@ -962,8 +993,12 @@ def generate_answers(
     texts: list[str] = []
     for start in range(0, len(ids), batch_size):
         result = greedy_decode(
-            model, ids[start : start + batch_size], max_new_tokens,
-            eos_token_ids=eos, stop_at_eos=True, pad_token_id=pad,
+            model,
+            ids[start : start + batch_size],
+            max_new_tokens,
+            eos_token_ids=eos,
+            stop_at_eos=True,
+            pad_token_id=pad,
         )
         texts += tokenizer.batch_decode(result.generated, skip_special_tokens=True)
     return texts
@@ -1047,8 +1082,9 @@ def accuracy_under_perturbation(
             }[mode]
         n_heads[c] = len(heads)
         with ablated(model, heads, mode, **kw):
-            texts = generate_answers(model, tokenizer, prompts, max_new_tokens, batch_size,
-                                     template)
+            texts = generate_answers(
+                model, tokenizer, prompts, max_new_tokens, batch_size, template
+            )
         correct[c, d] = [float(check(t, x)) for t, x in zip(tasks, texts, strict=True)]
         replies[c, d] = texts
     return xr.Dataset(
@@ -1066,9 +1102,12 @@ def accuracy_under_perturbation(
             "task_prompt": ("task", prompts),
             "task_answer": ("task", [str(t.answer) for t in tasks]),
         },
-        attrs={"fraction": float(fraction), "relative_std": float(relative_std),
-               "noise_std": float(noise_std) if noise_std is not None else float("nan"),
-               "seed": int(seed)},
+        attrs={
+            "fraction": float(fraction),
+            "relative_std": float(relative_std),
+            "noise_std": float(noise_std) if noise_std is not None else float("nan"),
+            "seed": int(seed),
+        },
     )
 
 
@@ -1108,20 +1147,22 @@ def accuracy_table(
         t_idx = rng.integers(0, n_tasks, size=(n_bootstrap, n_tasks))
         boot = values[d_idx[:, :, None], t_idx[:, None, :]].mean(axis=(1, 2))
         w_low, w_high = wilson_interval(acc * n_tasks, n_tasks, confidence)
-        rows.append({
-            "condition": str(name),
-            "mode": str(accuracy["mode"].values[c]),
-            "group": str(accuracy["group"].values[c]),
-            "n_heads": int(accuracy["n_heads"].values[c]),
-            "n_draws": int(n_draws),
-            "n_tasks": int(n_tasks),
-            "accuracy": acc,
-            "sd_draws": float(per_draw.std(ddof=1)) if n_draws > 1 else math.nan,
-            "ci_low": float(np.quantile(boot, alpha)),
-            "ci_high": float(np.quantile(boot, 1 - alpha)),
-            "wilson_low": w_low,
-            "wilson_high": w_high,
-        })
+        rows.append(
+            {
+                "condition": str(name),
+                "mode": str(accuracy["mode"].values[c]),
+                "group": str(accuracy["group"].values[c]),
+                "n_heads": int(accuracy["n_heads"].values[c]),
+                "n_draws": int(n_draws),
+                "n_tasks": int(n_tasks),
+                "accuracy": acc,
+                "sd_draws": float(per_draw.std(ddof=1)) if n_draws > 1 else math.nan,
+                "ci_low": float(np.quantile(boot, alpha)),
+                "ci_high": float(np.quantile(boot, 1 - alpha)),
+                "wilson_low": w_low,
+                "wilson_high": w_high,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -1220,8 +1261,12 @@ def verdict(summary: Mapping[str, Any]) -> str:
         same = _ratio_finding(reverse) == finding
         parts.append(
             f"The reverse divergence KL(ablated ‖ clean) gives {_fmt_ci(reverse)}"
-            + (", the same conclusion." if same else ", a different conclusion, so the result "
-               "depends on the direction of the divergence and should be read with care.")
+            + (
+                ", the same conclusion."
+                if same
+                else ", a different conclusion, so the result "
+                "depends on the direction of the divergence and should be read with care."
+            )
         )
     red = summary.get("auc_ratio_redundancy_random")
     if red is not None and np.isfinite(red["value"]):
@@ -1238,8 +1283,9 @@ def verdict(summary: Mapping[str, Any]) -> str:
         f"{summary['kl_random_mean']:.3f} ± {summary['kl_random_sd']:.3f} (sd over orders) "
         "for random orders."
     )
-    parts.append(_accuracy_sentence(summary.get("accuracy") or [],
-                                    summary.get("relative_noise_std")))
+    parts.append(
+        _accuracy_sentence(summary.get("accuracy") or [], summary.get("relative_noise_std"))
+    )
     if (isinstance(n_prompts, int) and n_prompts < 10) or (
         isinstance(n_random, int) and n_random < 3
     ):
@@ -1287,8 +1333,10 @@ def _accuracy_sentence(rows: Sequence[Mapping[str, Any]], relative_std: float | 
         elif syn["ci_low"] > rnd["ci_high"]:
             phrase += " Perturbing the synergistic core hurts less than random heads (CIs apart)."
         else:
-            phrase += (" The synergistic-core and random conditions overlap within their "
-                       "confidence intervals.")
+            phrase += (
+                " The synergistic-core and random conditions overlap within their "
+                "confidence intervals."
+            )
         text += phrase
     return text
 

@@ -1416,18 +1416,9 @@ def write_head_scores(
     return path
 
 
-def netcdf_engine() -> str:
-    """``"h5netcdf"`` (the project's engine) when h5py is importable, else ``"netcdf4"``."""
-    try:
-        import h5py  # noqa: F401
-    except ImportError:
-        return "netcdf4"
-    return "h5netcdf"
-
-
 def write_cores_dataset(results_dir: str | os.PathLike, dataset: xr.Dataset) -> Path:
     """Write ``cores.nc`` (NetCDF-4 via :func:`netcdf_engine`, atomic)."""
-    from synergy_utils.results import atomic_path
+    from synergy_utils.results import atomic_path, netcdf_engine
 
     path = Path(results_dir) / "cores.nc"
     with atomic_path(path) as tmp:

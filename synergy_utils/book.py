@@ -158,7 +158,7 @@ def fmt_number(x: float | None, digits: int = 3) -> str:
         return "–"
     if x == 0:
         return "0"
-    if abs(x) >= 10 ** digits or abs(x) < 10 ** -(digits + 1):
+    if abs(x) >= 10**digits or abs(x) < 10 ** -(digits + 1):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
 
@@ -285,8 +285,11 @@ NULL_ALPHA = 0.05
 
 def _null_p_value(summary: Mapping[str, Any]) -> float | None:
     """One-sided p of the inverted-U statistic against the circular-shift null, if stored."""
-    for path in (("cores", "null_p_value"), ("null_profile_band", "p_value"),
-                 ("inverted_u", "null_p_value")):
+    for path in (
+        ("cores", "null_p_value"),
+        ("null_profile_band", "p_value"),
+        ("inverted_u", "null_p_value"),
+    ):
         value = _finite(_dig(summary, *path))
         if value is not None:
             return value
@@ -326,8 +329,11 @@ def _reading_null(summary: Mapping[str, Any]) -> tuple[str, str]:
     if scalar_band is not None:
         parts.append(f"band [{fmt_number(scalar_band[0])}, {fmt_number(scalar_band[1])}]")
     if not parts:
-        return ("–", MISSING) if null is None and p_value is None else (
-            "see chapter", "reported in the chapter")
+        return (
+            ("–", MISSING)
+            if null is None and p_value is None
+            else ("see chapter", "reported in the chapter")
+        )
     estimate = "; ".join(parts)
     if p_value is not None:
         if p_value < NULL_ALPHA:
@@ -338,8 +344,11 @@ def _reading_null(summary: Mapping[str, Any]) -> tuple[str, str]:
             return estimate, "inverted-U statistic inside the null band: not above chance"
         return estimate, "inverted-U statistic outside the null band"
     if inside is not None:
-        return estimate, ("profile mostly inside the null band" if inside >= 0.5
-                          else "profile mostly outside the null band")
+        return estimate, (
+            "profile mostly inside the null band"
+            if inside >= 0.5
+            else "profile mostly outside the null band"
+        )
     return estimate, "reported in the chapter"
 
 
@@ -389,7 +398,8 @@ def _phase_row(phase: Any) -> tuple[str, str]:
         passed = sum(bool(c.get("passed")) for c in criteria.values() if isinstance(c, Mapping))
         parts.append(f"{passed} of {len(criteria)} criteria met")
     crit = as_estimate(phase.get("critical_difficulty")) or as_estimate(
-        _dig(phase, "fit", "midpoint"))
+        _dig(phase, "fit", "midpoint")
+    )
     if crit is not None:
         parts.append(f"midpoint {fmt_estimate(crit)}")
     estimate = "; ".join(parts) or "–"
@@ -628,8 +638,9 @@ def compact_parameters(params: Mapping[str, Any], limit: int = 60) -> str:
     return " · ".join(parts) if parts else "none (the notebook's defaults)"
 
 
-def reproducibility_box(name: str, run_info: Mapping[str, Any], params: Mapping[str, Any],
-                        run_time: float | None) -> str:
+def reproducibility_box(
+    name: str, run_info: Mapping[str, Any], params: Mapping[str, Any], run_time: float | None
+) -> str:
     """MyST Markdown of the box put under a notebook's title.
 
     Visible: profile, model, run time, commit and the parameters in one line each; folded:
@@ -675,9 +686,7 @@ def reproducibility_box(name: str, run_info: Mapping[str, Any], params: Mapping[
         + synergy_cmd
         + "\n```\n\n"
         "or with plain papermill from the repository root:\n\n"
-        "```bash\n"
-        + papermill_cmd
-        + "\n```\n"
+        "```bash\n" + papermill_cmd + "\n```\n"
         "````\n"
         "`````\n"
     )
@@ -720,7 +729,7 @@ def add_reproducibility_box(nb: Any, box_markdown: str) -> None:
         lines = title_cell.source.splitlines(keepends=True)
         heading = next((i for i, line in enumerate(lines) if re.match(r"#\s", line)), None)
         if heading is not None:
-            rest = "".join(lines[heading + 1:]).strip()
+            rest = "".join(lines[heading + 1 :]).strip()
             if rest:
                 title_cell.source = "".join(lines[: heading + 1]).rstrip()
                 nb.cells.insert(title_index + 1, nbformat.v4.new_markdown_cell(rest))
@@ -813,8 +822,10 @@ _SKIPPED_KEYS = frozenset({"provenance", "parameters", "versions", "seed", "ci_l
 def _flatten_scalars(value: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
     """``(dotted key, text)`` for the scalar leaves of ``value`` (estimates kept whole)."""
     est = as_estimate(value) if isinstance(value, Mapping) else None
-    if est is not None and isinstance(value, Mapping) and set(value) <= set(
-        _VALUE_NAMES + _LOW_NAMES + _HIGH_NAMES + _ESTIMATE_EXTRAS
+    if (
+        est is not None
+        and isinstance(value, Mapping)
+        and set(value) <= set(_VALUE_NAMES + _LOW_NAMES + _HIGH_NAMES + _ESTIMATE_EXTRAS)
     ):
         return [(prefix, fmt_estimate(est))]
     if isinstance(value, Mapping):
@@ -889,8 +900,11 @@ def run_header(run_info: Mapping[str, Any], summary: Mapping[str, Any] | None = 
     """One paragraph: which run the generated numbers come from."""
     profile = run_profile(run_info)
     loaded = _dig(summary or {}, "setup", "model") or (summary or {}).get("model")
-    model = str(loaded) if isinstance(loaded, str) and loaded else model_label(
-        _first(run_info, "model"))
+    model = (
+        str(loaded)
+        if isinstance(loaded, str) and loaded
+        else model_label(_first(run_info, "model"))
+    )
     commit = str(_first(run_info, "git_commit", "commit", default="unknown"))[:12]
     start = fmt_time(_first(run_info, "start", "started", "start_time"))
     end = fmt_time(_first(run_info, "end", "finished", "end_time"))
@@ -930,8 +944,9 @@ def machine_description() -> str:
     return f"{cpu}, {cores} CPU core{'s' if cores != 1 else ''}{memory}, CPU only"
 
 
-def run_times_table(run_info: Mapping[str, Any], chapters: Sequence[ChapterInfo],
-                    notebooks: Mapping[str, Any]) -> str:
+def run_times_table(
+    run_info: Mapping[str, Any], chapters: Sequence[ChapterInfo], notebooks: Mapping[str, Any]
+) -> str:
     """Markdown table of each notebook's run time in this run, and the machine it ran on."""
     rows = []
     total = 0.0
@@ -961,8 +976,11 @@ def declared_parameters(nb_path: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def parameters_reference(chapters: Sequence[ChapterInfo], declared: Mapping[str, Mapping],
-                         used: Mapping[str, Mapping[str, Any]]) -> str:
+def parameters_reference(
+    chapters: Sequence[ChapterInfo],
+    declared: Mapping[str, Mapping],
+    used: Mapping[str, Mapping[str, Any]],
+) -> str:
     """Markdown: per notebook, each parameter's type, default, value in this run and meaning."""
     parts = []
     for chapter in chapters:
@@ -973,13 +991,15 @@ def parameters_reference(chapters: Sequence[ChapterInfo], declared: Mapping[str,
         for name, info in params.items():
             ran = used.get(chapter.name, {}).get(name, info.get("default"))
             ran_text = "(path of this run)" if name == "results_dir" else repr(ran)
-            rows.append((
-                f"`{name}`",
-                f"`{info.get('inferred_type_name', '')}`",
-                f"`{info.get('default', '')}`",
-                f"`{ran_text}`",
-                str(info.get("help") or ""),
-            ))
+            rows.append(
+                (
+                    f"`{name}`",
+                    f"`{info.get('inferred_type_name', '')}`",
+                    f"`{info.get('default', '')}`",
+                    f"`{ran_text}`",
+                    str(info.get("help") or ""),
+                )
+            )
         parts.append(f"**{chapter.title}** (`{chapter.name}`)\n")
         parts.append(markdown_table(("Parameter", "Type", "Default", "This run", "Meaning"), rows))
     return "\n".join(parts) if parts else "No notebook declared parameters in this run.\n"
@@ -1038,15 +1058,21 @@ def restore_missing_chapters(stage_dir: Path) -> list[str]:
         return []
     notebooks_dir.mkdir(parents=True, exist_ok=True)
     for name in missing:
-        if not (notebooks_dir / f"{name}.ipynb").exists() and not (
-            notebooks_dir / f"{name}.md"
-        ).exists():
+        if (
+            not (notebooks_dir / f"{name}.ipynb").exists()
+            and not (notebooks_dir / f"{name}.md").exists()
+        ):
             (notebooks_dir / f"{name}.md").write_text(_placeholder_page(name))
     parts = toc.setdefault("parts", [])
     study = next(
-        (part for part in parts if any(
-            str(c.get("file", "")).startswith("book/notebooks/") for c in part.get("chapters", [])
-        )),
+        (
+            part
+            for part in parts
+            if any(
+                str(c.get("file", "")).startswith("book/notebooks/")
+                for c in part.get("chapters", [])
+            )
+        ),
         None,
     )
     if study is None:
@@ -1070,7 +1096,8 @@ def _warn_no_figure(name: str) -> None:
         f" MPLBACKEND={backend!r} is set in this environment and the notebook kernels inherit"
         " it: a non-inline backend shows no figures in notebooks (unset it, or set it to"
         " 'module://matplotlib_inline.backend_inline' for the kernels)."
-        if backend and "inline" not in backend else ""
+        if backend and "inline" not in backend
+        else ""
     )
     warnings.warn(
         f"notebook {name} has no image output: its chapter and the results chapter will show "
@@ -1166,10 +1193,13 @@ def _write_redirect_page(html_dir: Path, title: str) -> None:
     browser does not follow meta refreshes."""
     match = re.search(r'url=([^"]+)"', (html_dir / "index.html").read_text())
     target = match.group(1) if match else "book/intro.html"
-    icon = '<link rel="icon" href="_static/favicon.png">' if (
-        html_dir / "_static" / "favicon.png").exists() else ""
+    icon = (
+        '<link rel="icon" href="_static/favicon.png">'
+        if (html_dir / "_static" / "favicon.png").exists()
+        else ""
+    )
     (html_dir / "index.html").write_text(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Refresh" content="0; url={target}">\n{icon}\n'
         f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n"

@@ -36,7 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .architectures import HeadLayout, head_layout, is_conv1d, output_projections
-from .results import atomic_path, provenance, to_jsonable
+from .results import atomic_path, netcdf_engine, provenance, to_jsonable
 
 #: Ways to reduce a head's output vector (at one position) to one number.
 REDUCTIONS: tuple[str, ...] = ("l2", "mean", "max", "projected")
@@ -47,25 +47,6 @@ BASE_TEMPLATE = "Question: {prompt}\nAnswer:"
 #: Identifies files written by :meth:`HeadSeries.save`.
 FILE_FORMAT = "synergy_utils.HeadSeries/1"
 _CACHE_VERSION = 1
-
-
-def netcdf_engine() -> str:
-    """The xarray engine for NetCDF files: ``netcdf4`` (the declared dependency), else
-    ``h5netcdf`` when both h5netcdf and h5py are installed.
-
-    Both read and write the same NetCDF-4 (HDF5) format. h5netcdf >= 1.8 no longer installs
-    h5py itself, so h5netcdf alone is not enough to write.
-    """
-    import importlib.util
-
-    def has(module: str) -> bool:
-        return importlib.util.find_spec(module) is not None
-
-    if has("netCDF4"):
-        return "netcdf4"
-    if has("h5netcdf") and has("h5py"):
-        return "h5netcdf"
-    raise ImportError("reading/writing NetCDF needs netCDF4 (pip install netCDF4)")
 
 
 _REDUCTION_DESCRIPTIONS = {

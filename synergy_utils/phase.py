@@ -127,8 +127,10 @@ def level_statistics(
     """
     _, y = _as_level_table(levels, values)
     rng = np.random.default_rng(seed)
-    out = {k: np.full(y.shape[0], np.nan) for k in
-           ("mean", "ci_low", "ci_high", "variance", "variance_ci_low", "variance_ci_high")}
+    out = {
+        k: np.full(y.shape[0], np.nan)
+        for k in ("mean", "ci_low", "ci_high", "variance", "variance_ci_low", "variance_ci_high")
+    }
     out["n"] = np.zeros(y.shape[0], dtype=int)
     for k, row in enumerate(y):
         valid = row[np.isfinite(row)]
@@ -196,8 +198,14 @@ def _information(rss: float, n: int, k: int) -> dict[str, float]:
     """Gaussian log-likelihood, AIC and BIC of a least-squares fit (k includes the noise)."""
     rss = max(rss, 1e-300)
     loglik = -0.5 * n * (math.log(2 * math.pi * rss / n) + 1)
-    return {"rss": rss, "n": n, "k": k, "loglik": loglik,
-            "aic": 2 * k - 2 * loglik, "bic": k * math.log(n) - 2 * loglik}
+    return {
+        "rss": rss,
+        "n": n,
+        "k": k,
+        "loglik": loglik,
+        "aic": 2 * k - 2 * loglik,
+        "bic": k * math.log(n) - 2 * loglik,
+    }
 
 
 def _fit_bounds(x: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -233,7 +241,11 @@ def _logistic_on_means(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             polished, _ = optimize.curve_fit(
-                logistic, x, means, p0=best, sigma=1 / np.sqrt(counts),
+                logistic,
+                x,
+                means,
+                p0=best,
+                sigma=1 / np.sqrt(counts),
                 bounds=([-np.inf, -np.inf, mid_lo, w_lo], [np.inf, np.inf, mid_hi, w_hi]),
                 maxfev=2000,
             )
@@ -259,9 +271,11 @@ def fit_logistic(levels: Sequence[float], values: Any) -> dict[str, Any]:
     params, between = _logistic_on_means(xk, means, counts)
     names = ("baseline", "amplitude", "midpoint", "width")
     fitted = logistic(np.array([x[0], x[-1]]), *params)
-    return {"params": dict(zip(names, map(float, params), strict=True)),
-            "jump": float(fitted[1] - fitted[0]),
-            **_information(within + between, int(counts.sum()), 5)}
+    return {
+        "params": dict(zip(names, map(float, params), strict=True)),
+        "jump": float(fitted[1] - fitted[0]),
+        **_information(within + between, int(counts.sum()), 5),
+    }
 
 
 def fit_linear(levels: Sequence[float], values: Any) -> dict[str, Any]:
@@ -270,9 +284,11 @@ def fit_linear(levels: Sequence[float], values: Any) -> dict[str, Any]:
     xk, means, counts, within = _moments(x, y)
     slope, intercept = np.polyfit(xk, means, 1, w=np.sqrt(counts))
     between = float((counts * (means - intercept - slope * xk) ** 2).sum())
-    return {"params": {"intercept": float(intercept), "slope": float(slope)},
-            "jump": float(slope * (x[-1] - x[0])),
-            **_information(within + between, int(counts.sum()), 3)}
+    return {
+        "params": {"intercept": float(intercept), "slope": float(slope)},
+        "jump": float(slope * (x[-1] - x[0])),
+        **_information(within + between, int(counts.sum()), 3),
+    }
 
 
 def compare_fits(levels: Sequence[float], values: Any) -> dict[str, Any]:
@@ -287,9 +303,13 @@ def compare_fits(levels: Sequence[float], values: Any) -> dict[str, Any]:
         p_value = float(stats.f.sf(f_stat, df_num, df_den))
     else:
         f_stat, p_value = float("nan"), float("nan")
-    return {"logistic": logi, "linear": line,
-            "delta_bic": line["bic"] - logi["bic"], "delta_aic": line["aic"] - logi["aic"],
-            "f_test": {"f": f_stat, "df": [df_num, df_den], "p_value": p_value}}
+    return {
+        "logistic": logi,
+        "linear": line,
+        "delta_bic": line["bic"] - logi["bic"],
+        "delta_aic": line["aic"] - logi["aic"],
+        "f_test": {"f": f_stat, "df": [df_num, df_den], "p_value": p_value},
+    }
 
 
 def bootstrap_logistic(
@@ -374,11 +394,15 @@ def null_band(null_values: Any, ci: float = CI_LEVEL) -> dict[str, Any]:
         level_means = np.nanmean(table, axis=2)  # (K, S)
     low, high = _percentile_ci(level_means, ci, axis=1)
     pooled = _percentile_ci(level_means.ravel(), ci)
-    return {"low": np.asarray(low), "high": np.asarray(high),
-            "mean": np.nanmean(level_means, axis=1),
-            "pooled": [float(pooled[0]), float(pooled[1])],
-            "width": float(pooled[1] - pooled[0]), "ci_level": ci,
-            "n_shuffles": int(table.shape[1])}
+    return {
+        "low": np.asarray(low),
+        "high": np.asarray(high),
+        "mean": np.nanmean(level_means, axis=1),
+        "pooled": [float(pooled[0]), float(pooled[1])],
+        "width": float(pooled[1] - pooled[0]),
+        "ci_level": ci,
+        "n_shuffles": int(table.shape[1]),
+    }
 
 
 def _criterion(passed: bool, **numbers: Any) -> dict[str, Any]:
@@ -408,29 +432,40 @@ def transition_verdict(
     criteria: dict[str, Any] = {}
     criteria["sigmoid_beats_line"] = _criterion(
         fit["delta_bic"] > delta_bic_threshold,
-        delta_bic=float(fit["delta_bic"]), threshold=delta_bic_threshold)
+        delta_bic=float(fit["delta_bic"]),
+        threshold=delta_bic_threshold,
+    )
     if null is None:
-        criteria["jump_exceeds_null"] = _criterion(False, jump=jump, null_width=None,
-                                                   note="no null computed")
+        criteria["jump_exceeds_null"] = _criterion(
+            False, jump=jump, null_width=None, note="no null computed"
+        )
     else:
         criteria["jump_exceeds_null"] = _criterion(
-            abs(jump) > null["width"], jump=jump, null_width=float(null["width"]))
+            abs(jump) > null["width"], jump=jump, null_width=float(null["width"])
+        )
     finite_ci = math.isfinite(mid_lo) and math.isfinite(mid_hi)
     criteria["midpoint_ci_in_range"] = _criterion(
         finite_ci and levels[0] <= mid_lo and mid_hi <= levels[-1],
-        midpoint=mid, ci=[mid_lo, mid_hi], tested_range=[levels[0], levels[-1]])
+        midpoint=mid,
+        ci=[mid_lo, mid_hi],
+        tested_range=[levels[0], levels[-1]],
+    )
     if np.all(~np.isfinite(chi)):
         criteria["susceptibility_peak_near_midpoint"] = _criterion(
-            False, peak_level=None, note="no susceptibility")
+            False, peak_level=None, note="no susceptibility"
+        )
     else:
         peak = int(np.nanargmax(chi))
         nearest = int(np.argmin(np.abs(levels - mid)))
         inside = bool(finite_ci and mid_lo <= levels[peak] <= mid_hi)
         adjacent = abs(peak - nearest) <= 1
         criteria["susceptibility_peak_near_midpoint"] = _criterion(
-            inside or adjacent, peak_level=float(levels[peak]),
-            level_nearest_midpoint=float(levels[nearest]), inside_midpoint_ci=inside,
-            within_one_level=adjacent)
+            inside or adjacent,
+            peak_level=float(levels[peak]),
+            level_nearest_midpoint=float(levels[nearest]),
+            inside_midpoint_ci=inside,
+            within_one_level=adjacent,
+        )
     supported = all(c["passed"] for c in criteria.values())
     return {
         "supported": supported,
@@ -488,8 +523,14 @@ def order_parameters(sts: Any, rtr: Any, method: str = "luppi") -> dict[str, np.
 def _head_scores(values: np.ndarray, tau: int, estimator: str) -> tuple[np.ndarray, np.ndarray]:
     from . import analysis
 
-    scores = analysis.head_atom_scores(values, tau=tau, estimator=estimator,
-                                       atoms=("sts", "rtr"), progress=False, include_tdmi=False)
+    scores = analysis.head_atom_scores(
+        values,
+        tau=tau,
+        estimator=estimator,
+        atoms=("sts", "rtr"),
+        progress=False,
+        include_tdmi=False,
+    )
     sts = scores["sts"].transpose("prompt", "layer", "head").values
     rtr = scores["rtr"].transpose("prompt", "layer", "head").values
     return np.asarray(sts, dtype=float), np.asarray(rtr, dtype=float)
@@ -554,7 +595,10 @@ def level_prompts(
 
 
 def _level_dataset(
-    level: int, prompts: list[str], tasks: list[Task] | None, texts: list[str],
+    level: int,
+    prompts: list[str],
+    tasks: list[Task] | None,
+    texts: list[str],
     analysed: dict[str, np.ndarray],
 ) -> xr.Dataset:
     n = len(prompts)
@@ -624,26 +668,47 @@ def run_phase_sweep(
     levels = [int(v) for v in (levels if levels else _default_levels(family))]
     if n_per_level < 2:
         raise ValueError("n_per_level must be >= 2 (the susceptibility is a variance)")
-    settings = {"family": family, "n_per_level": n_per_level, "max_new_tokens": max_new_tokens,
-                "seed": seed, "n_shuffles": n_shuffles, "tau": tau, "estimator": estimator,
-                "method": method, "template": template}
+    settings = {
+        "family": family,
+        "n_per_level": n_per_level,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+        "n_shuffles": n_shuffles,
+        "tau": tau,
+        "estimator": estimator,
+        "method": method,
+        "template": template,
+    }
     fingerprint = model_fingerprint(model)
     cache = Path(cache_dir) if cache_dir is not None else None
     parts = []
     for level in tqdm(levels, desc=f"{family} levels", disable=not progress):
-        key = hashlib.sha1(json.dumps({**settings, "level": level, "model": fingerprint},
-                                      sort_keys=True).encode()).hexdigest()[:16]
+        key = hashlib.sha1(
+            json.dumps({**settings, "level": level, "model": fingerprint}, sort_keys=True).encode()
+        ).hexdigest()[:16]
         path = cache / f"phase_{family}_{level}_{key}.nc" if cache else None
         if path is not None and path.exists():
             parts.append(xr.load_dataset(path, engine=netcdf_engine()))
             continue
         prompts, tasks = level_prompts(family, level, n_per_level, seed)
         series = record_head_series(
-            model, tokenizer, prompts, max_new_tokens, template=template,
-            batch_size=batch_size, cache_dir=None if cache is None else cache / "series",
-            progress=progress)
-        analysed = analyse_level(series.values, tau=tau, estimator=estimator, method=method,
-                                 n_shuffles=n_shuffles, seed=seed + 1000 * level)
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens,
+            template=template,
+            batch_size=batch_size,
+            cache_dir=None if cache is None else cache / "series",
+            progress=progress,
+        )
+        analysed = analyse_level(
+            series.values,
+            tau=tau,
+            estimator=estimator,
+            method=method,
+            n_shuffles=n_shuffles,
+            seed=seed + 1000 * level,
+        )
         part = _level_dataset(level, prompts, tasks, list(series.texts), analysed)
         if path is not None:
             from .results import atomic_path
@@ -652,8 +717,12 @@ def run_phase_sweep(
                 part.to_netcdf(tmp, engine=netcdf_engine())
         parts.append(part)
     ds = xr.concat(parts, dim="level")
-    ds.attrs.update({k: json.dumps(v) if not isinstance(v, (int, float, str)) else v
-                     for k, v in settings.items()})
+    ds.attrs.update(
+        {
+            k: json.dumps(v) if not isinstance(v, (int, float, str)) else v
+            for k, v in settings.items()
+        }
+    )
     ds.attrs["model_fingerprint"] = fingerprint
     ds.attrs["model"] = str(getattr(model.config, "name_or_path", ""))
     return ds
@@ -732,9 +801,15 @@ def analyse_sweep(
     if has_null:
         null = null_band(ds[null_name].transpose("level", "shuffle", "item").values, ci)
     verdict = transition_verdict(fit, null, order["variance"])
-    return {"order_parameter": order_parameter, "levels": levels, "order": order,
-            "accuracy": accuracy_statistics(ds["correct"].transpose("level", "item").values, ci),
-            "fit": fit, "null": null, "verdict": verdict}
+    return {
+        "order_parameter": order_parameter,
+        "levels": levels,
+        "order": order,
+        "accuracy": accuracy_statistics(ds["correct"].transpose("level", "item").values, ci),
+        "fit": fit,
+        "null": null,
+        "verdict": verdict,
+    }
 
 
 def level_profiles(ds: xr.Dataset) -> np.ndarray:
@@ -771,8 +846,10 @@ def phase_summary(
     order, acc, fit = result["order"], result["accuracy"], result["fit"]
 
     def per_level(mean, low, high):
-        return [{"mean": float(m), "ci": [float(lo), float(hi)]}
-                for m, lo, hi in zip(mean, low, high, strict=True)]
+        return [
+            {"mean": float(m), "ci": [float(lo), float(hi)]}
+            for m, lo, hi in zip(mean, low, high, strict=True)
+        ]
 
     summary: dict[str, Any] = {
         "family": ds.attrs.get("family"),
@@ -790,16 +867,28 @@ def phase_summary(
         "criteria": result["verdict"]["criteria"],
         "rule": result["verdict"]["rule"],
         "fit": {
-            "logistic": fit["logistic"], "linear": fit["linear"],
-            "delta_bic": fit["delta_bic"], "delta_aic": fit["delta_aic"],
-            "f_test": fit["f_test"], "midpoint": fit["midpoint"], "width": fit["width"],
-            "jump": fit["jump"], "n_bootstrap": fit["n_bootstrap"], "ci_level": fit["ci_level"],
+            "logistic": fit["logistic"],
+            "linear": fit["linear"],
+            "delta_bic": fit["delta_bic"],
+            "delta_aic": fit["delta_aic"],
+            "f_test": fit["f_test"],
+            "midpoint": fit["midpoint"],
+            "width": fit["width"],
+            "jump": fit["jump"],
+            "n_bootstrap": fit["n_bootstrap"],
+            "ci_level": fit["ci_level"],
         },
-        "null_band": None if result["null"] is None else {
-            "pooled": result["null"]["pooled"], "width": result["null"]["width"],
-            "per_level": [[float(lo), float(hi)] for lo, hi in
-                          zip(result["null"]["low"], result["null"]["high"], strict=True)],
-            "n_shuffles": result["null"]["n_shuffles"]},
+        "null_band": None
+        if result["null"] is None
+        else {
+            "pooled": result["null"]["pooled"],
+            "width": result["null"]["width"],
+            "per_level": [
+                [float(lo), float(hi)]
+                for lo, hi in zip(result["null"]["low"], result["null"]["high"], strict=True)
+            ],
+            "n_shuffles": result["null"]["n_shuffles"],
+        },
     }
     if secondary is not None:
         so = secondary["order"]
@@ -810,14 +899,16 @@ def phase_summary(
             "delta_bic": secondary["fit"]["delta_bic"],
             "midpoint": secondary["fit"]["midpoint"],
             "transition_supported": bool(secondary["verdict"]["supported"]),
-            "criteria": secondary["verdict"]["criteria"]}
+            "criteria": secondary["verdict"]["criteria"],
+        }
     if random_result is not None:
         ro = random_result["order"]
         summary["random_model"] = {
             "order_parameter": per_level(ro["mean"], ro["ci_low"], ro["ci_high"]),
             "delta_bic": random_result["fit"]["delta_bic"],
             "jump": random_result["fit"]["jump"],
-            "transition_supported": bool(random_result["verdict"]["supported"])}
+            "transition_supported": bool(random_result["verdict"]["supported"]),
+        }
     return summary
 
 
@@ -839,31 +930,38 @@ def verdict_paragraph(summary: Mapping[str, Any]) -> str:
         parts.append(
             f"Accuracy went from {acc[0]['mean']:.0%} (95% CI {_fmt_ci(acc[0]['ci'], 2)}) at "
             f"level {lvl[0]} to {acc[-1]['mean']:.0%} ({_fmt_ci(acc[-1]['ci'], 2)}) at level "
-            f"{lvl[-1]}.")
+            f"{lvl[-1]}."
+        )
     else:
         parts.append("These prompts have no checkable answers, so accuracy is not reported.")
     parts.append(
         f"The order parameter ({summary['order_parameter_definition']}) was "
         f"{order[0]['mean']:.3f} {_fmt_ci(order[0]['ci'], 3)} at the easiest level and "
-        f"{order[-1]['mean']:.3f} {_fmt_ci(order[-1]['ci'], 3)} at the hardest.")
+        f"{order[-1]['mean']:.3f} {_fmt_ci(order[-1]['ci'], 3)} at the hardest."
+    )
     c1 = crit["sigmoid_beats_line"]
     parts.append(
         f"A logistic curve {'beat' if c1['passed'] else 'did not beat'} a straight line by "
-        f"the rule's margin (ΔBIC = {c1['delta_bic']:.1f}; threshold {c1['threshold']:g}).")
+        f"the rule's margin (ΔBIC = {c1['delta_bic']:.1f}; threshold {c1['threshold']:g})."
+    )
     c2 = crit["jump_exceeds_null"]
     if c2.get("null_width") is None:
-        parts.append(f"Its fitted change over the tested range was {c2['jump']:.3f}; "
-                     "no circular-shift null was computed, so the change is untested.")
+        parts.append(
+            f"Its fitted change over the tested range was {c2['jump']:.3f}; "
+            "no circular-shift null was computed, so the change is untested."
+        )
     else:
         parts.append(
             f"Its fitted change over the tested range, {c2['jump']:.3f}, was "
             f"{'larger' if c2['passed'] else 'not larger'} than the width of the circular-shift "
-            f"null band ({c2['null_width']:.3f}).")
+            f"null band ({c2['null_width']:.3f})."
+        )
     c3 = crit["midpoint_ci_in_range"]
     parts.append(
         f"The fitted midpoint was {c3['midpoint']:.2f} with 95% bootstrap CI "
         f"{_fmt_ci(c3['ci'])}, {'inside' if c3['passed'] else 'not inside'} the tested range "
-        f"{lvl[0]}–{lvl[-1]}.")
+        f"{lvl[0]}–{lvl[-1]}."
+    )
     c4 = crit["susceptibility_peak_near_midpoint"]
     if c4.get("peak_level") is not None:
         if c4.get("within_one_level"):
@@ -877,17 +975,20 @@ def verdict_paragraph(summary: Mapping[str, Any]) -> str:
         cd = summary["critical_difficulty"]
         parts.append(
             f"**Verdict: the data support a transition**, at critical difficulty "
-            f"{cd['value']:.2f} (95% CI {_fmt_ci(cd['ci'])}).")
+            f"{cd['value']:.2f} (95% CI {_fmt_ci(cd['ci'])})."
+        )
     else:
         failed = [CRITERIA_LABELS.get(name, name) for name, c in crit.items() if not c["passed"]]
         parts.append(
             "**Verdict: no transition is supported** (failed: " + "; ".join(failed) + "); the "
             "order parameter's change with difficulty is reported as a drift or as no change, "
-            "not as a phase transition.")
+            "not as a phase transition."
+        )
     rnd = summary.get("random_model")
     if rnd:
         parts.append(
             f"On the randomised model the order parameter changed by {rnd['jump']['value']:.3f} "
             f"across the same levels (ΔBIC = {rnd['delta_bic']:.1f}; transition "
-            f"{'supported' if rnd['transition_supported'] else 'not supported'}).")
+            f"{'supported' if rnd['transition_supported'] else 'not supported'})."
+        )
     return " ".join(parts)

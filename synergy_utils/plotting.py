@@ -67,13 +67,22 @@ def plot_series_heatmap(series, prompt: int = 0, ax=None):
 
     values = series.flat()[prompt].T  # (n_layers * n_heads, n_steps)
     n_layers, n_heads = series.n_layers, series.n_heads
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
-        figsize=(7.5, max(3.5, min(9.0, 0.02 * values.shape[0] + 3.0)))
+    fig, ax = (
+        (ax.figure, ax)
+        if ax is not None
+        else plt.subplots(figsize=(7.5, max(3.5, min(9.0, 0.02 * values.shape[0] + 3.0))))
     )
     finite = values[np.isfinite(values)]
     vmin, vmax = np.percentile(finite, [1, 99]) if finite.size else (None, None)
-    image = ax.imshow(values, aspect="auto", cmap=SEQUENTIAL_CMAP, interpolation="nearest",
-                      origin="lower", vmin=vmin, vmax=vmax)
+    image = ax.imshow(
+        values,
+        aspect="auto",
+        cmap=SEQUENTIAL_CMAP,
+        interpolation="nearest",
+        origin="lower",
+        vmin=vmin,
+        vmax=vmax,
+    )
     step = max(1, n_layers // 10)
     ticks = np.arange(0, n_layers, step)
     ax.set_yticks(ticks * n_heads + (n_heads - 1) / 2, [str(t) for t in ticks])
@@ -84,8 +93,9 @@ def plot_series_heatmap(series, prompt: int = 0, ax=None):
     ax.set_ylabel(f"layer (each band = {n_heads} heads)")
     category = f" [{series.categories[prompt]}]" if series.categories else ""
     ax.set_title(f"Head series of prompt {prompt}{category}")
-    fig.colorbar(image, ax=ax, label=_value_label(series) + "; clipped at 1st/99th pct",
-                 extend="both")
+    fig.colorbar(
+        image, ax=ax, label=_value_label(series) + "; clipped at 1st/99th pct", extend="both"
+    )
     return fig
 
 
@@ -120,22 +130,30 @@ def plot_autocorrelation_by_layer(series, ax=None, seed: int = 0):
 
     rho = np.nanmean(lag1_autocorrelation(series.values), axis=0)  # (n_layers, n_heads)
     layers = np.arange(series.n_layers)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
-        figsize=(max(6.5, 0.28 * series.n_layers + 2.0), 4.0)
+    fig, ax = (
+        (ax.figure, ax)
+        if ax is not None
+        else plt.subplots(figsize=(max(6.5, 0.28 * series.n_layers + 2.0), 4.0))
     )
     base, points = colors(2)
     per_layer = [row[np.isfinite(row)] for row in rho]
-    boxes = ax.boxplot(per_layer, positions=layers, widths=0.65, showfliers=False,
-                       patch_artist=True, medianprops={"color": "0.15"})
+    boxes = ax.boxplot(
+        per_layer,
+        positions=layers,
+        widths=0.65,
+        showfliers=False,
+        patch_artist=True,
+        medianprops={"color": "0.15"},
+    )
     for patch in boxes["boxes"]:
         patch.set(facecolor=base, alpha=0.45)
     jitter = np.random.default_rng(seed).uniform(-0.2, 0.2, size=rho.shape)
     x = layers[:, None] + jitter
-    ax.scatter(x.ravel(), rho.ravel(), s=7, color=points, alpha=0.8, label="one head",
-               zorder=3)
+    ax.scatter(x.ravel(), rho.ravel(), s=7, color=points, alpha=0.8, label="one head", zorder=3)
     ax.axhline(0.0, color="0.3", linewidth=0.8)
-    ax.set_xticks(layers, [str(i) if i % max(1, series.n_layers // 15) == 0 else ""
-                           for i in layers])
+    ax.set_xticks(
+        layers, [str(i) if i % max(1, series.n_layers // 15) == 0 else "" for i in layers]
+    )
     ax.set_xlabel("layer index (0 = first)")
     ax.set_ylabel("lag-1 autocorrelation (Pearson r)")
     ax.set_title("Persistence of head series by layer")
@@ -151,12 +169,23 @@ def plot_gradient_heatmap(gradient, method: str = "luppi", ax=None):
     import numpy as np
 
     gradient = np.asarray(gradient, dtype=float)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
-        figsize=(max(4.0, 0.35 * gradient.shape[1] + 2.5), max(3.5, 0.22 * gradient.shape[0]))
+    fig, ax = (
+        (ax.figure, ax)
+        if ax is not None
+        else plt.subplots(
+            figsize=(max(4.0, 0.35 * gradient.shape[1] + 2.5), max(3.5, 0.22 * gradient.shape[0]))
+        )
     )
     limit = float(np.nanmax(np.abs(gradient))) or 1.0
-    image = ax.imshow(gradient, aspect="auto", cmap=DIVERGING_CMAP, vmin=-limit, vmax=limit,
-                      origin="lower", interpolation="nearest")
+    image = ax.imshow(
+        gradient,
+        aspect="auto",
+        cmap=DIVERGING_CMAP,
+        vmin=-limit,
+        vmax=limit,
+        origin="lower",
+        interpolation="nearest",
+    )
     ax.grid(False)
     ax.set_xlabel("head index")
     ax.set_ylabel("layer index (0 = first)")
@@ -165,8 +194,9 @@ def plot_gradient_heatmap(gradient, method: str = "luppi", ax=None):
     return fig
 
 
-def plot_layer_profile(depth, profile, ci=None, null_band=None, *, label: str = "model",
-                       others=None, ax=None):
+def plot_layer_profile(
+    depth, profile, ci=None, null_band=None, *, label: str = "model", others=None, ax=None
+):
     """Scaled layer profile against scaled depth, with bootstrap band and circular-shift null.
 
     ``others`` maps a label to ``(depth, profile)`` or ``(depth, profile, ci)`` drawn on the
@@ -178,35 +208,53 @@ def plot_layer_profile(depth, profile, ci=None, null_band=None, *, label: str = 
     palette = colors(2 + len(others or {}))
     if null_band is not None:
         band = np.asarray(null_band)
-        ax.fill_between(depth, band[:, 0], band[:, 1], color="0.6", alpha=0.35, hatch="//",
-                        label="circular-shift null (95 % band)", linewidth=0)
+        ax.fill_between(
+            depth,
+            band[:, 0],
+            band[:, 1],
+            color="0.6",
+            alpha=0.35,
+            hatch="//",
+            label="circular-shift null (95 % band)",
+            linewidth=0,
+        )
         ax.plot(depth, band[:, 0], color="0.35", linewidth=0.8)
         ax.plot(depth, band[:, 1], color="0.35", linewidth=0.8)
     if ci is not None:
         ci = np.asarray(ci)
-        ax.fill_between(depth, ci[:, 0], ci[:, 1], color=palette[0], alpha=0.25,
-                        label=f"{label}: 95 % bootstrap band", linewidth=0)
+        ax.fill_between(
+            depth,
+            ci[:, 0],
+            ci[:, 1],
+            color=palette[0],
+            alpha=0.25,
+            label=f"{label}: 95 % bootstrap band",
+            linewidth=0,
+        )
     ax.plot(depth, profile, "o-", color=palette[0], label=label)
     for k, (name, item) in enumerate((others or {}).items(), start=1):
         colour = palette[k + 1]
         ax.plot(item[0], item[1], "s--", color=colour, label=name, markersize=4)
         if len(item) > 2 and item[2] is not None:
             other_ci = np.asarray(item[2])
-            ax.fill_between(item[0], other_ci[:, 0], other_ci[:, 1], color=colour, alpha=0.15,
-                            linewidth=0)
+            ax.fill_between(
+                item[0], other_ci[:, 0], other_ci[:, 1], color=colour, alpha=0.15, linewidth=0
+            )
     for edge in (1 / 3, 2 / 3):
         ax.axvline(edge, color="0.3", linewidth=0.8, linestyle=":")
     ax.set_xlabel("layer depth (scaled, 0 = first layer, 1 = last)")
     ax.set_ylabel("mean gradient of the layer (min–max scaled)")
     ax.set_ylim(-0.05, 1.05)
     ax.set_title("Layer profile of the synergy–redundancy gradient")
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
-              frameon=False)
+    ax.legend(
+        fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False
+    )
     return fig
 
 
-def plot_syn_red_scatter(synergy, redundancy, *, units: str = "nats", r: float | None = None,
-                         ax=None):
+def plot_syn_red_scatter(
+    synergy, redundancy, *, units: str = "nats", r: float | None = None, ax=None
+):
     """Head synergy against head redundancy, one point per head, coloured by layer."""
     import numpy as np
 
@@ -214,8 +262,15 @@ def plot_syn_red_scatter(synergy, redundancy, *, units: str = "nats", r: float |
     redundancy = np.asarray(redundancy, dtype=float)
     layers = np.repeat(np.arange(synergy.shape[0]), synergy.shape[1])
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 4.2))
-    points = ax.scatter(redundancy.ravel(), synergy.ravel(), c=layers, cmap=SEQUENTIAL_CMAP,
-                        s=18, alpha=0.85, edgecolors="none")
+    points = ax.scatter(
+        redundancy.ravel(),
+        synergy.ravel(),
+        c=layers,
+        cmap=SEQUENTIAL_CMAP,
+        s=18,
+        alpha=0.85,
+        edgecolors="none",
+    )
     fig.colorbar(points, ax=ax, label="layer index")
     ax.set_xlabel(f"redundancy: mean rtr over partners ({units})")
     ax.set_ylabel(f"synergy: mean sts over partners ({units})")
@@ -229,9 +284,15 @@ def plot_graph_metrics(graphs):
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6))
     names = ["synergy", "redundancy"]
     palette = colors(2)
-    for ax, key, title in zip(axes, ["efficiency", "modularity"],
-                              ["global efficiency\n(unweighted hop distances)",
-                               "modularity\n(weighted, Louvain partition)"], strict=True):
+    for ax, key, title in zip(
+        axes,
+        ["efficiency", "modularity"],
+        [
+            "global efficiency\n(unweighted hop distances)",
+            "modularity\n(weighted, Louvain partition)",
+        ],
+        strict=True,
+    ):
         values = [graphs[name][key] for name in names]
         ax.bar(names, values, color=palette)
         ax.set_ylim(0, 1.2 * max([v for v in values if v == v] + [1e-9]))
@@ -245,19 +306,29 @@ def plot_graph_metrics(graphs):
     return fig
 
 
-def plot_null_distribution(null_values, observed: float, *, boot_ci=None,
-                           label: str = "inverted-U statistic", ax=None):
+def plot_null_distribution(
+    null_values, observed: float, *, boot_ci=None, label: str = "inverted-U statistic", ax=None
+):
     """Histogram of a null statistic with the observed value (and its bootstrap interval)."""
     import numpy as np
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.5))
     palette = colors(2)
     null_values = np.asarray(null_values, dtype=float)
-    ax.hist(null_values[np.isfinite(null_values)], bins=min(30, max(5, null_values.size // 2)),
-            color="0.6", label="circular-shift null")
+    ax.hist(
+        null_values[np.isfinite(null_values)],
+        bins=min(30, max(5, null_values.size // 2)),
+        color="0.6",
+        label="circular-shift null",
+    )
     if boot_ci is not None:
-        ax.axvspan(boot_ci[0], boot_ci[1], color=palette[0], alpha=0.2,
-                   label="observed: 95 % bootstrap interval")
+        ax.axvspan(
+            boot_ci[0],
+            boot_ci[1],
+            color=palette[0],
+            alpha=0.2,
+            label="observed: 95 % bootstrap interval",
+        )
     ax.axvline(observed, color=palette[0], linewidth=2, label="observed")
     ax.axvline(0, color="0.2", linewidth=0.8, linestyle=":")
     ax.set_xlabel(f"{label} (scaled-profile units)")
@@ -266,8 +337,7 @@ def plot_null_distribution(null_values, observed: float, *, boot_ci=None,
     return fig
 
 
-def plot_independent_baseline(observed_matrix, baseline_matrix, *, units: str = "nats",
-                              ax=None):
+def plot_independent_baseline(observed_matrix, baseline_matrix, *, units: str = "nats", ax=None):
     """Observed pair synergy against the independent-series baseline 2·min(a_x, a_y)."""
     import numpy as np
 
@@ -299,8 +369,9 @@ def plot_profiles_side_by_side(results):
     n = max(1, len(results))
     n_cols = min(3, n)
     n_rows = -(-n // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.8 * n_cols, 3.3 * n_rows), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(3.8 * n_cols, 3.3 * n_rows), sharey=True, squeeze=False
+    )
     palette = colors(n)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
@@ -308,14 +379,14 @@ def plot_profiles_side_by_side(results):
         depth = np.asarray(res["depth"])
         if res.get("profile_ci") is not None:
             ci = np.asarray(res["profile_ci"])
-            ax.fill_between(depth, ci[:, 0], ci[:, 1], color=palette[k], alpha=0.25,
-                            linewidth=0)
+            ax.fill_between(depth, ci[:, 0], ci[:, 1], color=palette[k], alpha=0.25, linewidth=0)
         ax.plot(depth, res["profile"], "o-", color=palette[k], markersize=3)
         for edge in (1 / 3, 2 / 3):
             ax.axvline(edge, color="0.3", linewidth=0.8, linestyle=":")
         inv = res.get("inverted_u")
-        ax.set_title(name + (f"\ninverted-U stat {inv:.2f}" if inv is not None else ""),
-                     fontsize="small")
+        ax.set_title(
+            name + (f"\ninverted-U stat {inv:.2f}" if inv is not None else ""), fontsize="small"
+        )
         ax.set_xlabel("layer depth (scaled)")
     for row in axes:
         row[0].set_ylabel("layer profile (min–max scaled)")
@@ -343,8 +414,7 @@ def _shade_midpoint(ax, fit) -> None:
     left, right = levels[0] - pad, levels[-1] + pad
     lo, hi = fit["midpoint"]["ci"]
     if math.isfinite(lo) and math.isfinite(hi):
-        ax.axvspan(max(lo, left), min(hi, right), color="0.88", zorder=0,
-                   label="midpoint 95% CI")
+        ax.axvspan(max(lo, left), min(hi, right), color="0.88", zorder=0, label="midpoint 95% CI")
     ax.set_xlim(left, right)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
@@ -384,24 +454,55 @@ def plot_order_parameter(result, *, random_result=None, ylabel: str | None = Non
     order, fit, null = result["order"], result["fit"], result["null"]
     _shade_midpoint(ax, fit)
     if null is not None:
-        ax.fill_between(levels, null["low"], null["high"], color=palette[2], alpha=0.25,
-                        label="circular-shift null (95%)")
+        ax.fill_between(
+            levels,
+            null["low"],
+            null["high"],
+            color=palette[2],
+            alpha=0.25,
+            label="circular-shift null (95%)",
+        )
     err = np.vstack([order["mean"] - order["ci_low"], order["ci_high"] - order["mean"]])
     err = np.clip(err, 0, None)
-    ax.errorbar(levels, order["mean"], yerr=err, marker="o", capsize=3, color=palette[0],
-                linestyle="none", label="model (mean, 95% CI)", zorder=3)
+    ax.errorbar(
+        levels,
+        order["mean"],
+        yerr=err,
+        marker="o",
+        capsize=3,
+        color=palette[0],
+        linestyle="none",
+        label="model (mean, 95% CI)",
+        zorder=3,
+    )
     grid = np.linspace(levels[0], levels[-1], 200)
-    ax.plot(grid, logistic(grid, **fit["logistic"]["params"]), color=palette[0],
-            label=f"logistic fit (ΔBIC = {fit['delta_bic']:.1f})")
+    ax.plot(
+        grid,
+        logistic(grid, **fit["logistic"]["params"]),
+        color=palette[0],
+        label=f"logistic fit (ΔBIC = {fit['delta_bic']:.1f})",
+    )
     line = fit["linear"]["params"]
-    ax.plot(grid, line["intercept"] + line["slope"] * grid, color=palette[0], linestyle=":",
-            label="linear fit")
+    ax.plot(
+        grid,
+        line["intercept"] + line["slope"] * grid,
+        color=palette[0],
+        linestyle=":",
+        label="linear fit",
+    )
     if random_result is not None:
         ro = random_result["order"]
         rerr = np.clip(np.vstack([ro["mean"] - ro["ci_low"], ro["ci_high"] - ro["mean"]]), 0, None)
-        ax.errorbar(np.asarray(random_result["levels"]) + 0.05, ro["mean"], yerr=rerr,
-                    marker="s", capsize=3, color=palette[1], linestyle="--",
-                    label="randomised model")
+        ax.errorbar(
+            np.asarray(random_result["levels"]) + 0.05,
+            ro["mean"],
+            yerr=rerr,
+            marker="s",
+            capsize=3,
+            color=palette[1],
+            linestyle="--",
+            label="randomised model",
+        )
     name = result["order_parameter"]
     ax.set_xlabel("difficulty level")
     ax.set_ylabel(ylabel or ORDER_PARAMETER_LABELS.get(name, name))
@@ -421,8 +522,15 @@ def plot_susceptibility(result, *, ax=None):
     var = np.asarray(order["variance"], dtype=float)
     err = np.vstack([var - order["variance_ci_low"], order["variance_ci_high"] - var])
     _shade_midpoint(ax, result["fit"])
-    ax.errorbar(levels, var, yerr=np.clip(err, 0, None), marker="o", capsize=3,
-                color=colors(3)[2], label="variance across prompts")
+    ax.errorbar(
+        levels,
+        var,
+        yerr=np.clip(err, 0, None),
+        marker="o",
+        capsize=3,
+        color=colors(3)[2],
+        label="variance across prompts",
+    )
     ax.set_xlabel("difficulty level")
     ax.set_ylabel("susceptibility\n(variance, squared order-parameter units)")
     ax.set_title("Susceptibility")
@@ -474,8 +582,10 @@ def _prompt_mean_band(values, n_bootstrap: int, seed: int, level: float):
     idx = rng.integers(0, n_prompts, size=(n_bootstrap, n_prompts))
     boot = values[:, idx].mean(axis=-1)  # (points, n_bootstrap)
     alpha = (1 - level) / 2
-    return values.mean(axis=-1), np.quantile(boot, alpha, axis=1), np.quantile(
-        boot, 1 - alpha, axis=1
+    return (
+        values.mean(axis=-1),
+        np.quantile(boot, alpha, axis=1),
+        np.quantile(boot, 1 - alpha, axis=1),
     )
 
 
@@ -514,8 +624,14 @@ def plot_ablation_curves(
                 ax.plot(x, row, color=palette[1], lw=0.6, alpha=0.35)
             mean = per_order.mean(axis=0)
             sd = per_order.std(axis=0, ddof=1) if len(names) > 1 else np.zeros_like(mean)
-            ax.plot(x, mean, marker="s", ms=3, color=palette[1],
-                    label=f"random orders (mean ± sd, n = {len(names)})")
+            ax.plot(
+                x,
+                mean,
+                marker="s",
+                ms=3,
+                color=palette[1],
+                label=f"random orders (mean ± sd, n = {len(names)})",
+            )
             ax.fill_between(x, mean - sd, mean + sd, color=palette[1], alpha=0.2, lw=0)
         ax.set_xlabel(f"heads removed (% of all {curves.attrs.get('n_total', '?')} heads)")
         ax.set_ylabel(f"{KL_LABELS.get(metric, metric)} (nats per token)")
@@ -546,24 +662,37 @@ def plot_ablation_accuracy(table, ci: tuple[str, str] = ("ci_low", "ci_high")):
     for k, mode in enumerate(modes):
         rows = table[table["mode"] == mode].set_index("group").reindex(groups)
         acc = 100 * rows["accuracy"].to_numpy(float)
-        err = np.vstack([acc - 100 * rows[ci[0]].to_numpy(float),
-                         100 * rows[ci[1]].to_numpy(float) - acc])
+        err = np.vstack(
+            [acc - 100 * rows[ci[0]].to_numpy(float), 100 * rows[ci[1]].to_numpy(float) - acc]
+        )
         pos = np.arange(len(groups)) + (k - (len(modes) - 1) / 2) * width
         ax.bar(pos, acc, width, yerr=err, capsize=3, color=palette[k], label=mode)
         for x_pos, value, top in zip(pos, acc, acc + err[1], strict=True):
             if np.isfinite(value):
-                ax.annotate(f"{value:.0f} %", (x_pos, top), xytext=(0, 3),
-                            textcoords="offset points", ha="center", va="bottom",
-                            fontsize="small")
+                ax.annotate(
+                    f"{value:.0f} %",
+                    (x_pos, top),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize="small",
+                )
     intact = table[table["group"] == "intact"]
     if len(intact):
         row = intact.iloc[0]
-        ax.axhline(100 * row["accuracy"], color="0.2", ls="--", lw=1,
-                   label=f"intact model ({100 * row['accuracy']:.0f} %)")
+        ax.axhline(
+            100 * row["accuracy"],
+            color="0.2",
+            ls="--",
+            lw=1,
+            label=f"intact model ({100 * row['accuracy']:.0f} %)",
+        )
         ax.axhspan(100 * row[ci[0]], 100 * row[ci[1]], color="0.5", alpha=0.15, lw=0)
     ax.set_xticks(np.arange(len(groups)))
-    ax.set_xticklabels(["synergistic core\n(top 25 %)", "redundant core\n(bottom 25 %)",
-                        "random 25 %"])
+    ax.set_xticklabels(
+        ["synergistic core\n(top 25 %)", "redundant core\n(bottom 25 %)", "random 25 %"]
+    )
     ax.set_ylabel("accuracy (% of tasks correct)")
     ax.set_xlabel("heads perturbed")
     ax.set_ylim(0, 112)

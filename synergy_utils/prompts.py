@@ -71,8 +71,7 @@ _TEXTS: dict[str, tuple[str, ...]] = {
         "A baker makes 24 rolls and sells 17 of them. How many rolls are left?",
         "A train travels at 60 kilometres per hour for 3 hours. How far does it go?",
         "What is 15 percent of 80?",
-        "Tom has twice as many marbles as Ana, who has 7. How many marbles do they have "
-        "together?",
+        "Tom has twice as many marbles as Ana, who has 7. How many marbles do they have together?",
         "A rectangle is 8 cm long and 5 cm wide. What are its area and its perimeter?",
         "What is the next number in the sequence 3, 6, 12, 24?",
         "A shirt costs 40 dollars and is discounted by 25 percent. What is the new price?",
@@ -97,8 +96,7 @@ _TEXTS: dict[str, tuple[str, ...]] = {
         "Describe the colour blue to someone who has never been able to see.",
         "Write a short poem about time from the point of view of a clock.",
         "What would change in daily life if people could never forget anything?",
-        "Imagine a city built entirely under the sea. How would its people travel and "
-        "communicate?",
+        "Imagine a city built entirely under the sea. How would its people travel and communicate?",
         "Propose an unusual use for an ordinary paperclip and explain it.",
         "In what ways is a library like a garden? Develop the comparison.",
         "Tell a very short story that begins with a door that only opens at midnight.",
@@ -109,8 +107,7 @@ _TEXTS: dict[str, tuple[str, ...]] = {
         "Your friend did not get the job they wanted and has gone quiet. What could you say to "
         "support them?",
         "A coworker keeps interrupting others in meetings. How might you raise this politely?",
-        "Why might someone feel nervous about moving to a new city, even though they chose to "
-        "go?",
+        "Why might someone feel nervous about moving to a new city, even though they chose to go?",
         "A child breaks a vase and hides the pieces. What might the child be feeling, and how "
         "should a parent respond?",
         "Two friends both want the front seat on a long trip. How could they settle it fairly?",

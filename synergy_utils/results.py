@@ -141,3 +141,22 @@ def merge_summary(results_dir: str | os.PathLike, values: Mapping[str, Any]) -> 
     summary = read_summary(results_dir)
     summary.update(to_jsonable(dict(values)))
     return write_json(Path(results_dir) / SUMMARY_FILE, summary)
+
+
+def netcdf_engine() -> str:
+    """The xarray engine for NetCDF files: ``netcdf4`` (the declared dependency), else
+    ``h5netcdf`` when both h5netcdf and h5py are installed.
+
+    Both read and write the same NetCDF-4 (HDF5) format. h5netcdf >= 1.8 no longer installs
+    h5py itself, so h5netcdf alone is not enough to write.
+    """
+    import importlib.util
+
+    def has(module: str) -> bool:
+        return importlib.util.find_spec(module) is not None
+
+    if has("netCDF4"):
+        return "netcdf4"
+    if has("h5netcdf") and has("h5py"):
+        return "h5netcdf"
+    raise ImportError("reading/writing NetCDF needs netCDF4 (pip install netCDF4)")

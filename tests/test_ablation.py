@@ -47,20 +47,36 @@ def tiny_model(family: str, seed: int = 0) -> torch.nn.Module:
     ids = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 1}
     if family == "llama":
         config = LlamaConfig(
-            vocab_size=VOCAB, hidden_size=HIDDEN, intermediate_size=64,
-            num_hidden_layers=N_LAYERS, num_attention_heads=N_HEADS, num_key_value_heads=2,
-            max_position_embeddings=64, initializer_range=0.2, **ids,
+            vocab_size=VOCAB,
+            hidden_size=HIDDEN,
+            intermediate_size=64,
+            num_hidden_layers=N_LAYERS,
+            num_attention_heads=N_HEADS,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+            initializer_range=0.2,
+            **ids,
         )
     elif family == "gpt2":
         config = GPT2Config(
-            vocab_size=VOCAB, n_embd=HIDDEN, n_layer=N_LAYERS, n_head=N_HEADS, n_positions=64,
-            initializer_range=0.2, **ids,
+            vocab_size=VOCAB,
+            n_embd=HIDDEN,
+            n_layer=N_LAYERS,
+            n_head=N_HEADS,
+            n_positions=64,
+            initializer_range=0.2,
+            **ids,
         )
     elif family == "gpt_neox":
         config = GPTNeoXConfig(
-            vocab_size=VOCAB, hidden_size=HIDDEN, intermediate_size=64,
-            num_hidden_layers=N_LAYERS, num_attention_heads=N_HEADS,
-            max_position_embeddings=64, initializer_range=0.2, **ids,
+            vocab_size=VOCAB,
+            hidden_size=HIDDEN,
+            intermediate_size=64,
+            num_hidden_layers=N_LAYERS,
+            num_attention_heads=N_HEADS,
+            max_position_embeddings=64,
+            initializer_range=0.2,
+            **ids,
         )
     else:
         raise ValueError(family)
@@ -168,18 +184,24 @@ def _expected_weight_masks(family, model, heads):
     masks = {}
     for layer, head in heads:
         if family == "llama":
-            q_key, o_key = f"model.layers.{layer}.self_attn.q_proj.weight", (
-                f"model.layers.{layer}.self_attn.o_proj.weight")
+            q_key, o_key = (
+                f"model.layers.{layer}.self_attn.q_proj.weight",
+                (f"model.layers.{layer}.self_attn.o_proj.weight"),
+            )
             q_idx = (slice(head * d, (head + 1) * d), slice(None))
             o_idx = (slice(None), slice(head * d, (head + 1) * d))
         elif family == "gpt2":  # Conv1D weights are (in, out)
-            q_key, o_key = f"transformer.h.{layer}.attn.c_attn.weight", (
-                f"transformer.h.{layer}.attn.c_proj.weight")
+            q_key, o_key = (
+                f"transformer.h.{layer}.attn.c_attn.weight",
+                (f"transformer.h.{layer}.attn.c_proj.weight"),
+            )
             q_idx = (slice(None), slice(head * d, (head + 1) * d))
             o_idx = (slice(head * d, (head + 1) * d), slice(None))
         else:  # GPT-NeoX: fused rows interleaved per head as [q_h, k_h, v_h]
-            q_key, o_key = f"gpt_neox.layers.{layer}.attention.query_key_value.weight", (
-                f"gpt_neox.layers.{layer}.attention.dense.weight")
+            q_key, o_key = (
+                f"gpt_neox.layers.{layer}.attention.query_key_value.weight",
+                (f"gpt_neox.layers.{layer}.attention.dense.weight"),
+            )
             q_idx = (slice(3 * head * d, 3 * head * d + d), slice(None))
             o_idx = (slice(None), slice(head * d, (head + 1) * d))
         state = model.state_dict()
@@ -296,13 +318,15 @@ def test_batched_kl_equals_per_prompt_kl(family, side):
         with A.ablated(model, heads):
             kl_i = A.teacher_forced_kl(model, single, clean_i, per_token=True)
         for metric in A.KL_METRICS:
-            torch.testing.assert_close(batched[metric][i : i + 1], kl_i[metric],
-                                       rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(
+                batched[metric][i : i + 1], kl_i[metric], rtol=1e-4, atol=1e-6
+            )
             assert kl_i[metric].min() > 0
 
 
 def _manual_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
     """KL(p || q) per row from logits, softmax written out by hand (float64)."""
+
     def softmax(z):
         z = z.double()
         e = torch.exp(z - z.max(dim=-1, keepdim=True).values)
@@ -334,8 +358,9 @@ def test_curves_reproduce_a_hand_computed_kl_on_two_prompts(family):
     scores = np.zeros((N_LAYERS, N_HEADS))
     scores[1, 2], scores[0, 1] = 5.0, 4.0  # synergy-first removes (1, 2), then (0, 1)
     scores[0, 0] = -1.0  # redundancy-first removes (0, 0) first
-    curves = A.ablation_curves(model, None, cont, scores, step=1, max_fraction=2 / 8,
-                               n_random=1, seed=0, progress=False)
+    curves = A.ablation_curves(
+        model, None, cont, scores, step=1, max_fraction=2 / 8, n_random=1, seed=0, progress=False
+    )
     assert list(curves["n_removed"].values) == [0, 1, 2]
     order_heads = {"synergy_first": [(1, 2), (0, 1)]}
     for n_removed in (1, 2):
@@ -363,8 +388,9 @@ def test_greedy_continuations_match_a_naive_greedy_loop_with_eos_suppressed():
     prompts = [[3, 4, 5], [6], [7, 8, 9, 10, 11]]
     with torch.no_grad():
         first = int(model(torch.tensor([prompts[0]])).logits[0, -1].argmax())
-    cont = A.greedy_continuations_from_ids(model, prompts, 6, batch_size=2,
-                                           suppress_ids=[first], pad_token_id=0)
+    cont = A.greedy_continuations_from_ids(
+        model, prompts, 6, batch_size=2, suppress_ids=[first], pad_token_id=0
+    )
     for prompt, gen in zip(prompts, cont.generated_ids, strict=True):
         ids = list(prompt)
         for _ in range(6):
@@ -372,7 +398,7 @@ def test_greedy_continuations_match_a_naive_greedy_loop_with_eos_suppressed():
                 logits = model(torch.tensor([ids])).logits[0, -1]
             logits[first] = -math.inf
             ids.append(int(logits.argmax()))
-        assert list(gen) == ids[len(prompt):]
+        assert list(gen) == ids[len(prompt) :]
         assert first not in gen
 
 
@@ -387,7 +413,8 @@ def test_head_orders_and_removal_counts():
     again = A.head_orders(scores, n_random=3, seed=4)
     assert np.array_equal(orders["random_1"], again["random_1"])
     assert sorted(map(tuple, orders["random_0"].tolist())) == sorted(
-        map(tuple, orders["synergy_first"].tolist()))
+        map(tuple, orders["synergy_first"].tolist())
+    )
     assert A.removal_counts(270, 5, 0.25) == list(range(0, 66, 5)) + [67]
     assert A.removal_counts(8, 1, 0.25) == [0, 1, 2]
     with pytest.raises(ValueError):
@@ -410,8 +437,13 @@ def synthetic_curves(syn_scale=2.0, red_scale=0.5, n_prompts=4, n_random=3, nois
         kl[i] = (s * fraction[:, None] * weights * jitter)[..., None]
     return xr.Dataset(
         {"kl": (("order", "n_removed", "prompt", "metric"), kl)},
-        coords={"order": orders, "n_removed": counts, "fraction": ("n_removed", fraction),
-                "prompt": np.arange(n_prompts), "metric": list(A.KL_METRICS)},
+        coords={
+            "order": orders,
+            "n_removed": counts,
+            "fraction": ("n_removed", fraction),
+            "prompt": np.arange(n_prompts),
+            "metric": list(A.KL_METRICS),
+        },
         attrs={"n_total": 24, "mode": "zero", "n_new_tokens": 5},
     )
 
@@ -438,10 +470,20 @@ def test_kl_at_and_summary_keys():
     assert at["synergy"] == pytest.approx(2 * 0.25 * mean_w)
     assert at["random_sd"] > 0
     summary = A.ablation_summary(curves, n_bootstrap=200, relative_noise_std=0.5)
-    for key in ("fraction", "kl_synergy", "kl_redundancy", "kl_random_mean", "kl_random_sd",
-                "auc_ratio_synergy_random", "reverse_kl_synergy", "reverse_kl_random_sd",
-                "reverse_auc_ratio_synergy_random", "accuracy", "relative_noise_std",
-                "verdict"):
+    for key in (
+        "fraction",
+        "kl_synergy",
+        "kl_redundancy",
+        "kl_random_mean",
+        "kl_random_sd",
+        "auc_ratio_synergy_random",
+        "reverse_kl_synergy",
+        "reverse_kl_random_sd",
+        "reverse_auc_ratio_synergy_random",
+        "accuracy",
+        "relative_noise_std",
+        "verdict",
+    ):
         assert key in summary
     assert set(summary["auc_ratio_synergy_random"]) >= {"value", "ci_low", "ci_high"}
     json.dumps(summary)
@@ -450,10 +492,18 @@ def test_kl_at_and_summary_keys():
 def _summary_with_ratio(low, value, high, accuracy=()):
     ratio = {"value": value, "ci_low": low, "ci_high": high}
     return {
-        "fraction": 0.25, "n_heads_removed": 67, "n_total_heads": 270, "n_prompts": 16,
-        "n_random_orders": 5, "auc_ratio_synergy_random": ratio,
-        "reverse_auc_ratio_synergy_random": ratio, "kl_synergy": 2.0, "kl_redundancy": 1.0,
-        "kl_random_mean": 1.5, "kl_random_sd": 0.1, "accuracy": list(accuracy),
+        "fraction": 0.25,
+        "n_heads_removed": 67,
+        "n_total_heads": 270,
+        "n_prompts": 16,
+        "n_random_orders": 5,
+        "auc_ratio_synergy_random": ratio,
+        "reverse_auc_ratio_synergy_random": ratio,
+        "kl_synergy": 2.0,
+        "kl_redundancy": 1.0,
+        "kl_random_mean": 1.5,
+        "kl_random_sd": 0.1,
+        "accuracy": list(accuracy),
         "relative_noise_std": 0.5,
     }
 
@@ -471,14 +521,31 @@ def test_verdict_states_support_null_and_reversal():
     below = A.verdict(_summary_with_ratio(0.5, 0.6, 0.8))
     assert "opposite" in below
     row = {"n_tasks": 40, "n_draws": 1, "wilson_low": 0.0, "wilson_high": 0.09}
-    floor = A.verdict(_summary_with_ratio(1.2, 1.5, 1.8, [
-        {"mode": "none", "group": "intact", "accuracy": 0.0, **row}]))
+    floor = A.verdict(
+        _summary_with_ratio(
+            1.2, 1.5, 1.8, [{"mode": "none", "group": "intact", "accuracy": 0.0, **row}]
+        )
+    )
     assert "uninformative" in floor
-    groups = [("none", "intact", 0.6, 0.5, 0.7), ("weights-noise", "synergistic", 0.1, 0.0, 0.2),
-              ("weights-noise", "redundant", 0.55, 0.4, 0.7),
-              ("weights-noise", "random", 0.5, 0.4, 0.6)]
-    rows = [{"mode": m, "group": g, "accuracy": a, "ci_low": lo, "ci_high": hi,
-             "n_tasks": 40, "wilson_low": lo, "wilson_high": hi} for m, g, a, lo, hi in groups]
+    groups = [
+        ("none", "intact", 0.6, 0.5, 0.7),
+        ("weights-noise", "synergistic", 0.1, 0.0, 0.2),
+        ("weights-noise", "redundant", 0.55, 0.4, 0.7),
+        ("weights-noise", "random", 0.5, 0.4, 0.6),
+    ]
+    rows = [
+        {
+            "mode": m,
+            "group": g,
+            "accuracy": a,
+            "ci_low": lo,
+            "ci_high": hi,
+            "n_tasks": 40,
+            "wilson_low": lo,
+            "wilson_high": hi,
+        }
+        for m, g, a, lo, hi in groups
+    ]
     text = A.verdict(_summary_with_ratio(1.2, 1.5, 1.8, rows))
     assert "hurts more than random" in text and "relative std 0.5" in text
     assert "synergistic core 10 %, random 50 %, redundant core 55 %" in text
@@ -499,9 +566,12 @@ def test_accuracy_table_from_known_counts():
     correct[1] = [[1, 1, 0, 0], [1, 0, 0, 0]]
     ds = xr.Dataset(
         {"correct": (("condition", "draw", "task"), correct)},
-        coords={"condition": ["none/intact", "zero/random"],
-                "mode": ("condition", ["none", "zero"]),
-                "group": ("condition", ["intact", "random"]), "n_heads": ("condition", [0, 2])},
+        coords={
+            "condition": ["none/intact", "zero/random"],
+            "mode": ("condition", ["none", "zero"]),
+            "group": ("condition", ["intact", "random"]),
+            "n_heads": ("condition", [0, 2]),
+        },
     )
     table = A.accuracy_table(ds, n_bootstrap=500, seed=1)
     intact, rnd = table.iloc[0], table.iloc[1]
@@ -524,16 +594,29 @@ def test_accuracy_under_perturbation_runs_every_condition(tmp_path):
     scores = np.arange(8, dtype=float).reshape(2, 4)
     saved = params_clone(model)
     ds = A.accuracy_under_perturbation(
-        model, tokenizer, tasks, scores, fraction=0.25, n_draws=2, relative_std=0.5,
-        max_new_tokens=4, check=lambda task, text: len(text) % 2 == 0, progress=False,
+        model,
+        tokenizer,
+        tasks,
+        scores,
+        fraction=0.25,
+        n_draws=2,
+        relative_std=0.5,
+        max_new_tokens=4,
+        check=lambda task, text: len(text) % 2 == 0,
+        progress=False,
     )
     assert_params_equal(model, saved)
     conditions = list(ds["condition"].values)
     assert conditions[0] == "none/intact" and len(conditions) == 7
     n_draws = (~np.isnan(ds["correct"].values).all(axis=2)).sum(axis=1)
     assert dict(zip(conditions, n_draws, strict=True)) == {
-        "none/intact": 1, "weights-noise/synergistic": 2, "weights-noise/redundant": 2,
-        "weights-noise/random": 2, "zero/synergistic": 1, "zero/redundant": 1, "zero/random": 2,
+        "none/intact": 1,
+        "weights-noise/synergistic": 2,
+        "weights-noise/redundant": 2,
+        "weights-noise/random": 2,
+        "zero/synergistic": 1,
+        "zero/redundant": 1,
+        "zero/random": 2,
     }
     assert ds["n_heads"].values.tolist() == [0, 2, 2, 2, 2, 2, 2]
     intact = A.generate_answers(model, tokenizer, [t.prompt for t in tasks], 4)
@@ -545,7 +628,8 @@ def test_accuracy_under_perturbation_runs_every_condition(tmp_path):
     assert len(table) == 7 and table["accuracy"].between(0, 1).all()
     loaded = A.load_dataset(A.save_dataset(ds, tmp_path / "acc.nc", {"seed": 0}))
     assert [str(x) for x in loaded["reply"].values.ravel()] == [
-        str(x) for x in ds["reply"].values.ravel()]
+        str(x) for x in ds["reply"].values.ravel()
+    ]
     np.testing.assert_array_equal(loaded["correct"].values, ds["correct"].values)
 
 
@@ -563,8 +647,11 @@ def test_head_group_picks_top_bottom_and_random():
 
 def test_load_head_scores(tmp_path):
     table = pd.DataFrame(
-        [(layer, head, 0.1, 0.2, float(layer * 4 + head), -float(head))
-         for layer in range(2) for head in range(4)],
+        [
+            (layer, head, 0.1, 0.2, float(layer * 4 + head), -float(head))
+            for layer in range(2)
+            for head in range(4)
+        ],
         columns=["layer", "head", "synergy", "redundancy", "gradient_luppi", "gradient_diff"],
     ).sample(frac=1, random_state=0)
     table.to_csv(tmp_path / "head_scores.csv", index=False)
@@ -579,8 +666,16 @@ def test_load_head_scores(tmp_path):
 
 def test_save_dataset_round_trip(tmp_path):
     model = tiny_model("gpt_neox")
-    curves = A.ablation_curves(model, None, CONT, np.arange(8.0).reshape(2, 4), step=2,
-                               max_fraction=0.5, n_random=2, progress=False)
+    curves = A.ablation_curves(
+        model,
+        None,
+        CONT,
+        np.arange(8.0).reshape(2, 4),
+        step=2,
+        max_fraction=0.5,
+        n_random=2,
+        progress=False,
+    )
     path = A.save_dataset(curves, tmp_path / "ablation_curves.nc", {"parameters": {"seed": 0}})
     loaded = A.load_dataset(path)
     np.testing.assert_array_equal(loaded["kl"].values, curves["kl"].values)
@@ -597,10 +692,18 @@ def test_plots_draw():
     curves = synthetic_curves(noise=0.2)
     fig = plotting.plot_ablation_curves(curves)
     assert len(fig.axes) == 2
-    table = pd.DataFrame([
-        {"mode": "none", "group": "intact", "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6},
-        {"mode": "zero", "group": "synergistic", "accuracy": 0.3, "ci_low": 0.2, "ci_high": 0.4},
-        {"mode": "zero", "group": "random", "accuracy": 0.4, "ci_low": 0.3, "ci_high": 0.5},
-    ])
+    table = pd.DataFrame(
+        [
+            {"mode": "none", "group": "intact", "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6},
+            {
+                "mode": "zero",
+                "group": "synergistic",
+                "accuracy": 0.3,
+                "ci_low": 0.2,
+                "ci_high": 0.4,
+            },
+            {"mode": "zero", "group": "random", "accuracy": 0.4, "ci_low": 0.3, "ci_high": 0.5},
+        ]
+    )
     fig = plotting.plot_ablation_accuracy(table)
     assert fig.axes[0].get_ylabel()

@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from synergy_utils import analysis as A
 from synergy_utils import phiid
+from synergy_utils.results import netcdf_engine
 
 from .conftest import make_tiny_llama, make_tiny_tokenizer
 
@@ -375,7 +376,7 @@ def test_result_files_and_summary(planted, tmp_path):
         scores, boot, null, extra_profiles={"reinitialised": np.zeros(6)}, provenance={"seed": 0}
     )
     A.write_cores_dataset(tmp_path, ds)
-    with xr.open_dataset(tmp_path / "cores.nc", engine=A.netcdf_engine()) as back:
+    with xr.open_dataset(tmp_path / "cores.nc", engine=netcdf_engine()) as back:
         assert back.attrs["gradient_method"] == "luppi"
         assert back["profile_reinitialised"].size == 6
         np.testing.assert_allclose(back["sts_matrix"], scores["sts_matrix"])

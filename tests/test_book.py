@@ -69,8 +69,11 @@ def _png(slope: float) -> str:
 def make_executed_notebook(name: str, n_images: int = 1, headline: int | None = None):
     """A notebook shaped like papermill's output: title, parameters, injected cell, figures."""
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["papermill"] = {"duration": 4.2, "parameters": {"seed": 1}}
     params = new_code_cell(
@@ -83,20 +86,26 @@ def make_executed_notebook(name: str, n_images: int = 1, headline: int | None = 
     params.metadata["tags"] = ["parameters"]
     injected = new_code_cell("# Parameters\nseed = 1\n")
     injected.metadata["tags"] = ["injected-parameters"]
-    cells = [new_markdown_cell(f"# The {name} chapter\n\nWhat it computes, $x^2$."), params,
-             injected]
+    cells = [
+        new_markdown_cell(f"# The {name} chapter\n\nWhat it computes, $x^2$."),
+        params,
+        injected,
+    ]
     for i in range(n_images):
         cell = new_code_cell(f"plot({i})")
-        cell.outputs = [new_output("display_data", data={"image/png": _png(i + 1),
-                                                          "text/plain": "<Figure>"})]
+        cell.outputs = [
+            new_output("display_data", data={"image/png": _png(i + 1), "text/plain": "<Figure>"})
+        ]
         if headline == i:
             cell.metadata["tags"] = ["headline"]
             cell.metadata["mystnb"] = {"figure": {"caption": f"Headline of {name}."}}
         cells.append(cell)
-    cells.append(new_markdown_cell(
-        f"```{{exercise}} Check it\n:label: ex-{name}\nRun the cell.\n```\n\n"
-        f"```{{solution}} ex-{name}\n:class: dropdown\n`assert True`\n```"
-    ))
+    cells.append(
+        new_markdown_cell(
+            f"```{{exercise}} Check it\n:label: ex-{name}\nRun the cell.\n```\n\n"
+            f"```{{solution}} ex-{name}\n:class: dropdown\n`assert True`\n```"
+        )
+    )
     for cell in cells:
         if cell.cell_type == "code":
             cell.execution_count = 1
@@ -124,8 +133,10 @@ def make_stage(root: Path, summary: dict) -> tuple[Path, Path]:
 RUN_INFO = {
     "profile": "quick",
     "model": "default (bundled SmolLM2-135M-Instruct)",
-    "parameters": {n: {"seed": 1, "n_prompts": 6, "results_dir": "/tmp/run x/results",
-                       "model_name": None} for n in NAMES},
+    "parameters": {
+        n: {"seed": 1, "n_prompts": 6, "results_dir": "/tmp/run x/results", "model_name": None}
+        for n in NAMES
+    },
     "seconds": {n: 61.0 + i for i, n in enumerate(NAMES)},
     "start": "2026-01-01T10:00:00+00:00",
     "end": "2026-01-01T10:07:00+00:00",
@@ -205,10 +216,18 @@ def test_verdict_table_changes_when_the_summary_changes():
 
 
 def test_controls_are_read_in_words():
-    rows = {r[0]: r for r in book.verdict_rows(
-        {"syn_red_corr": {"r": 0.8}, "split_half_rho": 0.3, "inverted_u": 0.2,
-         "null_profile_band": [0.1, 0.3], "random_model_profile": {"inverted_u": -0.01}}
-    )}
+    rows = {
+        r[0]: r
+        for r in book.verdict_rows(
+            {
+                "syn_red_corr": {"r": 0.8},
+                "split_half_rho": 0.3,
+                "inverted_u": 0.2,
+                "null_profile_band": [0.1, 0.3],
+                "random_model_profile": {"inverted_u": -0.01},
+            }
+        )
+    }
     assert rows["Control · synergy vs redundancy"][3].startswith("positive")
     assert rows["Control · reliability"][3].startswith("unreliable")
     assert "inside the null band" in rows["Control · circular-shift null"][3]
@@ -220,17 +239,40 @@ def _cores_layout(p_null: float, random_inverted_u: float) -> dict:
     return {
         "model": "tiny",
         "layer_profile": [0.0, 0.2, 1.0, 0.9, 0.1, 0.05],
-        "inverted_u": {"value": 0.5, "ci_low": 0.3, "ci_high": 0.7, "method": "luppi",
-                       "ci_level": 0.95},
-        "syn_red_corr": {"r": -0.5, "ci_low": -0.7, "ci_high": -0.2, "p_value": 0.01, "n": 24,
-                         "rho": -0.4},
-        "split_half_rho": {"rho": 0.65, "spearman_brown": 0.79, "method": "luppi",
-                           "n_splits": 20, "seed": 0},
-        "null_profile_band": {"low": [0.0] * 6, "high": [0.5] * 6, "n_shuffles": 20,
-                              "ci_level": 0.95},
-        "graph": {"synergy": {"efficiency": 0.6, "modularity": 0.2},
-                  "redundancy": {"efficiency": 0.4, "modularity": 0.5},
-                  "synergy_more_efficient": True, "redundancy_more_modular": True},
+        "inverted_u": {
+            "value": 0.5,
+            "ci_low": 0.3,
+            "ci_high": 0.7,
+            "method": "luppi",
+            "ci_level": 0.95,
+        },
+        "syn_red_corr": {
+            "r": -0.5,
+            "ci_low": -0.7,
+            "ci_high": -0.2,
+            "p_value": 0.01,
+            "n": 24,
+            "rho": -0.4,
+        },
+        "split_half_rho": {
+            "rho": 0.65,
+            "spearman_brown": 0.79,
+            "method": "luppi",
+            "n_splits": 20,
+            "seed": 0,
+        },
+        "null_profile_band": {
+            "low": [0.0] * 6,
+            "high": [0.5] * 6,
+            "n_shuffles": 20,
+            "ci_level": 0.95,
+        },
+        "graph": {
+            "synergy": {"efficiency": 0.6, "modularity": 0.2},
+            "redundancy": {"efficiency": 0.4, "modularity": 0.5},
+            "synergy_more_efficient": True,
+            "redundancy_more_modular": True,
+        },
         "random_model_profile": {
             "reinitialised": {"layer_profile": [0.5] * 6, "inverted_u": random_inverted_u},
             "perturbed": {"layer_profile": [0.5] * 6, "inverted_u": 0.0},
@@ -264,10 +306,20 @@ def test_verdict_rows_read_the_cores_notebook_layout():
     ("graph", "verdict"),
     [
         ({"synergy_efficiency": 0.5, "redundancy_efficiency": 0.3}, book.SUPPORTED),
-        ({"efficiency": {"synergy": 0.2, "redundancy": 0.3},
-          "modularity": {"synergy": 0.5, "redundancy": 0.1}}, book.CONTRADICTED),
-        ({"synergy": {"global_efficiency": 0.5, "modularity": 0.5},
-          "redundancy": {"global_efficiency": 0.3, "modularity": 0.1}}, "mixed"),
+        (
+            {
+                "efficiency": {"synergy": 0.2, "redundancy": 0.3},
+                "modularity": {"synergy": 0.5, "redundancy": 0.1},
+            },
+            book.CONTRADICTED,
+        ),
+        (
+            {
+                "synergy": {"global_efficiency": 0.5, "modularity": 0.5},
+                "redundancy": {"global_efficiency": 0.3, "modularity": 0.1},
+            },
+            "mixed",
+        ),
         ({"something_else": 1}, book.MISSING),
     ],
 )
@@ -279,8 +331,13 @@ def test_graph_verdict_accepts_several_layouts(graph, verdict):
 
 
 def test_reproducibility_box_commands_are_valid_shell_with_every_parameter():
-    params = {"seed": 1, "n_prompts": 6, "results_dir": "/tmp/run x/results", "model_name": None,
-              "categories": ["a", "b"]}
+    params = {
+        "seed": 1,
+        "n_prompts": 6,
+        "results_dir": "/tmp/run x/results",
+        "model_name": None,
+        "categories": ["a", "b"],
+    }
     synergy_cmd, papermill_cmd = book.rerun_commands("02_extraction", params, "quick")
     words = shlex.split(synergy_cmd.replace("\\\n", " "))
     assert words[:5] == ["synergy", "run", "--profile", "quick", "--only"]
@@ -289,8 +346,12 @@ def test_reproducibility_box_commands_are_valid_shell_with_every_parameter():
     pm = shlex.split(papermill_cmd.replace("\\\n", " "))
     assert pm[:3] == ["papermill", "notebooks/02_extraction.ipynb", "/tmp/02_extraction.ipynb"]
     pairs = {pm[i + 1]: pm[i + 2] for i, w in enumerate(pm) if w == "-p"}
-    assert pairs == {"seed": "1", "n_prompts": "6", "results_dir": "/tmp/run x/results",
-                     "model_name": "None"}
+    assert pairs == {
+        "seed": "1",
+        "n_prompts": "6",
+        "results_dir": "/tmp/run x/results",
+        "model_name": "None",
+    }
     assert "-y" in pm and "categories" in pm[pm.index("-y") + 1]
     # the default results folder needs no --out
     default = book.rerun_commands("02_extraction", {"results_dir": "/r/results/full"}, "full")[0]
@@ -330,8 +391,10 @@ def test_headline_figures_tagged_cells_else_last_image(tmp_path):
 
 def test_a_notebook_without_figures_is_reported_with_the_backend_hint(tmp_path, monkeypatch):
     stage, results = make_stage(tmp_path, {})
-    nbformat.write(make_executed_notebook("02_extraction", n_images=0),
-                   stage / "book" / "notebooks" / "02_extraction.ipynb")
+    nbformat.write(
+        make_executed_notebook("02_extraction", n_images=0),
+        stage / "book" / "notebooks" / "02_extraction.ipynb",
+    )
     monkeypatch.setenv("MPLBACKEND", "Agg")
     with pytest.warns(book.MissingFigureWarning, match="02_extraction.*MPLBACKEND='Agg'"):
         book.prepare_book_sources(stage, results, RUN_INFO)
@@ -383,10 +446,11 @@ _EXTERNAL_LOAD = re.compile(
 
 
 def _verdict_cells(html: str) -> list[str]:
-    table = html[html.index("Claim / control"):]
+    table = html[html.index("Claim / control") :]
     table = table[: table.index("</table>")]
-    return re.findall(r"<td>(?:<p>)?(?:<strong>)?(supported|not supported|inconclusive|not run)",
-                      table)
+    return re.findall(
+        r"<td>(?:<p>)?(?:<strong>)?(supported|not supported|inconclusive|not run)", table
+    )
 
 
 def test_book_builds_without_warnings_offline_and_follows_summary_json(tmp_path):
@@ -405,8 +469,16 @@ def test_book_builds_without_warnings_offline_and_follows_summary_json(tmp_path)
         assert not _EXTERNAL_LOAD.search(text), f"{page} loads something from the web"
         assert "THEBE_JS_URL" not in text
     assert (html_dir / "_static" / "mathjax" / "tex-chtml-full.js").exists()
-    assert (html_dir / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
-            / "MathJax_Main-Regular.woff").exists()
+    assert (
+        html_dir
+        / "_static"
+        / "mathjax"
+        / "output"
+        / "chtml"
+        / "fonts"
+        / "woff-v2"
+        / "MathJax_Main-Regular.woff"
+    ).exists()
     assert 'src="../_static/mathjax/tex-chtml-full.js' in intro
     for name in NAMES:
         page = (html_dir / "book" / "notebooks" / f"{name}.html").read_text()

@@ -64,8 +64,9 @@ def chromium() -> tuple[str, str]:
     chrome = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     driver = CHROMEDRIVER if Path(CHROMEDRIVER).exists() else shutil.which("chromedriver")
     if not chrome or not driver:
-        missing = [name for name, path in (("chromium", chrome), ("chromedriver", driver))
-                   if not path]
+        missing = [
+            name for name, path in (("chromium", chrome), ("chromedriver", driver)) if not path
+        ]
         reason = (
             f"headless Chromium is not installed ({' and '.join(missing)} missing); "
             "install it with `make browser-deps` "
@@ -141,7 +142,8 @@ def driver(chromium):
 
 def _pages(html_dir: Path) -> list[Path]:
     return sorted(
-        p for p in html_dir.rglob("*.html")
+        p
+        for p in html_dir.rglob("*.html")
         if not ASSET_DIRS.intersection(p.relative_to(html_dir).parts)
     )
 
@@ -287,9 +289,15 @@ def test_every_page_renders_cleanly(site, driver):
         rel = page.relative_to(html_dir).as_posix()
         if problems:
             report[rel] = problems
-        summary_rows.append({"page": rel, "figures": info["figures"],
-                             "exercises": info["exercises"], "solutions": info["solutions"],
-                             "math": info["mathRendered"]})
+        summary_rows.append(
+            {
+                "page": rel,
+                "figures": info["figures"],
+                "exercises": info["exercises"],
+                "solutions": info["solutions"],
+                "math": info["mathRendered"],
+            }
+        )
     if server.failures:
         report["(server)"] = [f"HTTP {code} for {path}" for code, path in server.failures]
     ARTIFACTS.mkdir(exist_ok=True)
@@ -316,6 +324,7 @@ def test_landing_page_shows_the_verdicts_of_this_run(site, driver, built_book):
     rows = driver.find_elements(
         By.XPATH, "//table[.//th[contains(., 'Claim / control')]]//tbody/tr"
     )
+
     def plain(text: str) -> str:  # the renderer turns ' into a typographic quote
         return text.strip().replace("\u2019", "'").replace("\u2018", "'")
 
@@ -340,8 +349,11 @@ def test_screenshots_at_laptop_width(site, driver):
     driver.execute_async_script(_WAIT_FOR_PAGE)
     _screenshot(driver, ARTIFACTS / "results-first-figure.png", "figure")
 
-    notebook_pages = [p for p in _pages(html_dir)
-                      if _is_notebook_page(html_dir, p.relative_to(html_dir).as_posix())]
+    notebook_pages = [
+        p
+        for p in _pages(html_dir)
+        if _is_notebook_page(html_dir, p.relative_to(html_dir).as_posix())
+    ]
     preferred = [p for p in notebook_pages if p.stem == "03_synergistic_cores"]
     page = (preferred or notebook_pages)[0]
     driver.get(f"{base}/{page.relative_to(html_dir).as_posix()}")

@@ -103,8 +103,13 @@ def make_model(family: str, seed: int = 0):
         config = tf.GPTNeoXConfig(**sizes, max_position_embeddings=256, **common)
     elif family == "opt":
         config = tf.OPTConfig(
-            hidden_size=32, ffn_dim=64, num_hidden_layers=2, num_attention_heads=4,
-            word_embed_proj_dim=32, max_position_embeddings=256, **common,
+            hidden_size=32,
+            ffn_dim=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            word_embed_proj_dim=32,
+            max_position_embeddings=256,
+            **common,
         )
     elif family == "phi":
         config = tf.PhiConfig(**sizes, max_position_embeddings=256, **common)
@@ -130,9 +135,7 @@ def models():
 def recorded(models):
     """One batched (batch 2, so with padding) recording per family."""
     return {
-        family: record_head_series(
-            model, TOKENIZER, PROMPTS, N_STEPS, batch_size=2, progress=False
-        )
+        family: record_head_series(model, TOKENIZER, PROMPTS, N_STEPS, batch_size=2, progress=False)
         for family, model in models.items()
     }
 
@@ -319,8 +322,9 @@ def test_stop_at_eos_ends_loop_when_all_stopped(models):
     model = models["gpt2"]
     handle = model.lm_head.register_forward_hook(ForceEos(row=0, at=1))
     try:
-        series = record_head_series(model, TOKENIZER, PROMPTS[:1], 6, stop_at_eos=True,
-                                    progress=False)
+        series = record_head_series(
+            model, TOKENIZER, PROMPTS[:1], 6, stop_at_eos=True, progress=False
+        )
     finally:
         handle.remove()
     assert series.metadata["n_forward_passes"] == 2
@@ -404,8 +408,12 @@ def test_unsupported_architecture_error():
     from transformers import BertConfig, BertLMHeadModel
 
     config = BertConfig(
-        vocab_size=len(TOKENIZER), hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-        intermediate_size=64, is_decoder=True,
+        vocab_size=len(TOKENIZER),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+        is_decoder=True,
     )
     model = BertLMHeadModel(config).eval()
     with pytest.raises(UnsupportedArchitectureError) as info:
@@ -554,8 +562,7 @@ def test_bundled_model_matches_teacher_forced_recomputation():
     assert series.values.shape == (2, 8, 30, 9)
     assert series.metadata["template"] == "chat"
     for i in range(2):
-        expected = direct_series(model, series.token_ids[i], int(series.prompt_lengths[i]), 8,
-                                 "l2")
+        expected = direct_series(model, series.token_ids[i], int(series.prompt_lengths[i]), 8, "l2")
         np.testing.assert_allclose(series.values[i], expected, rtol=1e-4, atol=1e-5)
     single = record_head_series(model, tokenizer, prompts, 8, batch_size=1, progress=False)
     assert [t.tolist() for t in single.token_ids] == [t.tolist() for t in series.token_ids]
@@ -576,8 +583,9 @@ def test_extraction_figures(recorded):
     np.testing.assert_array_equal(image, series.flat()[1].T)  # rows layer-major, x = step
     assert "step" in fig.axes[0].get_xlabel() and "layer" in fig.axes[0].get_ylabel()
     fig = plotting.plot_layer_activity(series)
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), layer_mean_activity(series),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        fig.axes[0].lines[0].get_ydata(), layer_mean_activity(series), rtol=1e-5
+    )
     fig = plotting.plot_autocorrelation_by_layer(series)
     assert "autocorrelation" in fig.axes[0].get_ylabel()
     plt.close("all")

@@ -179,8 +179,12 @@ def test_null_band_pools_levels_and_shuffles():
 
 
 def _fit(delta_bic=20.0, jump=0.5, midpoint=4.5, ci=(4.0, 5.0)):
-    return {"levels": LEVELS.tolist(), "delta_bic": delta_bic,
-            "midpoint": {"value": midpoint, "ci": list(ci)}, "jump": {"value": jump}}
+    return {
+        "levels": LEVELS.tolist(),
+        "delta_bic": delta_bic,
+        "midpoint": {"value": midpoint, "ci": list(ci)},
+        "jump": {"value": jump},
+    }
 
 
 CHI_PEAK_AT_5 = np.array([1, 1, 1, 2, 5, 2, 1, 1], dtype=float)
@@ -276,9 +280,16 @@ def _tiny_model():
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        pad_token_id=0, eos_token_id=1, bos_token_id=1,
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=1,
     )
     return LlamaForCausalLM(config).eval()
 
@@ -298,8 +309,17 @@ def test_sweep_end_to_end_on_a_tiny_model_with_cache(tmp_path, monkeypatch, one_
     from .conftest import make_tiny_tokenizer
 
     model, tokenizer = _tiny_model(), make_tiny_tokenizer()
-    kwargs = dict(family="addition", levels=[1, 2, 3, 4], n_per_level=3, max_new_tokens=12,
-                  seed=0, cache_dir=tmp_path, progress=False, n_shuffles=2, template="base")
+    kwargs = dict(
+        family="addition",
+        levels=[1, 2, 3, 4],
+        n_per_level=3,
+        max_new_tokens=12,
+        seed=0,
+        cache_dir=tmp_path,
+        progress=False,
+        n_shuffles=2,
+        template="base",
+    )
     ds = phase.run_phase_sweep(model, tokenizer, **kwargs)
     assert dict(ds.sizes) == {"level": 4, "item": 3, "layer": 3, "head": 4, "shuffle": 2}
     assert set(np.unique(ds["correct"].values)) <= {0.0, 1.0}
@@ -323,10 +343,23 @@ def test_sweep_end_to_end_on_a_tiny_model_with_cache(tmp_path, monkeypatch, one_
 
     result = phase.analyse_sweep(ds, n_bootstrap=50)
     assert result["null"] is not None and result["null"]["n_shuffles"] == 2
-    summary = phase.phase_summary(ds, result, secondary=phase.analyse_sweep(
-        ds, "middle_sts_share", n_bootstrap=50), random_result=result)
-    for key in ("family", "difficulty", "order_parameter", "susceptibility", "accuracy",
-                "critical_difficulty", "transition_supported", "rule", "fit"):
+    summary = phase.phase_summary(
+        ds,
+        result,
+        secondary=phase.analyse_sweep(ds, "middle_sts_share", n_bootstrap=50),
+        random_result=result,
+    )
+    for key in (
+        "family",
+        "difficulty",
+        "order_parameter",
+        "susceptibility",
+        "accuracy",
+        "critical_difficulty",
+        "transition_supported",
+        "rule",
+        "fit",
+    ):
         assert key in summary
     assert summary["difficulty"] == [1.0, 2.0, 3.0, 4.0]
     assert len(summary["order_parameter"]) == 4
@@ -342,11 +375,13 @@ def test_verdict_paragraph_reports_a_supported_transition():
     values = planted_transition(0)
     correct = (np.arange(10)[None, :] < np.linspace(10, 0, 8)[:, None]).astype(float)
     ds = xr.Dataset(
-        {"middle_minus_outer": (("level", "item"), values),
-         "null_middle_minus_outer": (("level", "shuffle", "item"),
-                                     null_values(0)),
-         "correct": (("level", "item"), correct)},
-        coords={"level": LEVELS.astype(int)}, attrs={"family": "addition", "model": "synthetic"},
+        {
+            "middle_minus_outer": (("level", "item"), values),
+            "null_middle_minus_outer": (("level", "shuffle", "item"), null_values(0)),
+            "correct": (("level", "item"), correct),
+        },
+        coords={"level": LEVELS.astype(int)},
+        attrs={"family": "addition", "model": "synthetic"},
     )
     result = phase.analyse_sweep(ds, n_bootstrap=200)
     summary = phase.phase_summary(ds, result)
@@ -367,9 +402,11 @@ def test_phase_figures_draw_from_an_analysis():
     from synergy_utils import plotting
 
     ds = xr.Dataset(
-        {"middle_minus_outer": (("level", "item"), planted_transition(0)),
-         "null_middle_minus_outer": (("level", "shuffle", "item"), null_values(0)),
-         "correct": (("level", "item"), np.ones((8, 10)))},
+        {
+            "middle_minus_outer": (("level", "item"), planted_transition(0)),
+            "null_middle_minus_outer": (("level", "shuffle", "item"), null_values(0)),
+            "correct": (("level", "item"), np.ones((8, 10))),
+        },
         coords={"level": LEVELS.astype(int)},
     )
     result = phase.analyse_sweep(ds, n_bootstrap=50)
