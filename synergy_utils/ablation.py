@@ -30,7 +30,6 @@ Two experiments use it (SCIENCE.md, Ablation):
 from __future__ import annotations
 
 import inspect
-import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -51,7 +50,11 @@ from .architectures import (
     output_projections,
     query_head_weight,
 )
-from .extraction import eos_token_ids, greedy_decode, netcdf_engine, render_prompt
+from .extraction import eos_token_ids, greedy_decode, render_prompt
+
+# Result files are written the same way in every stage (re-exported for the notebook).
+from .results import load_dataset as load_dataset
+from .results import save_dataset as save_dataset
 
 MODES: tuple[str, ...] = ("zero", "mean", "noise", "weights-noise")
 #: Names of the two KL directions (the ``metric`` coordinate of the curves).
@@ -1339,21 +1342,3 @@ def _accuracy_sentence(rows: Sequence[Mapping[str, Any]], relative_std: float | 
             )
         text += phrase
     return text
-
-
-def save_dataset(dataset: xr.Dataset, path: str | Path, provenance: Mapping[str, Any]) -> Path:
-    """Write curves or accuracy results as NetCDF (engine of
-    :func:`synergy_utils.extraction.netcdf_engine`) with the provenance as a JSON attribute,
-    atomically."""
-    from .results import atomic_path, to_jsonable
-
-    ds = dataset.copy()
-    ds.attrs["provenance"] = json.dumps(to_jsonable(dict(provenance)))
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine=netcdf_engine())
-    return Path(path)
-
-
-def load_dataset(path: str | Path) -> xr.Dataset:
-    """Read a file written by :func:`save_dataset` into memory."""
-    return xr.load_dataset(path, engine=netcdf_engine())

@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, special, stats
 
+from .results import load_dataset, save_dataset
 from .tasks import CATEGORY_FAMILY, FAMILIES, Task, check_answer, generate_tasks, parse_answer
 
 #: A logistic must beat a straight line by more than this many BIC units ("strong" evidence
@@ -728,23 +729,9 @@ def run_phase_sweep(
     return ds
 
 
-def save_sweep(ds: xr.Dataset, path: str | Path, provenance: Mapping[str, Any]) -> Path:
-    """Write a sweep to NetCDF-4 atomically, with ``provenance`` as a JSON attribute."""
-    from .extraction import netcdf_engine
-    from .results import atomic_path, to_jsonable
-
-    out = ds.copy()
-    out.attrs["provenance_json"] = json.dumps(to_jsonable(dict(provenance)))
-    with atomic_path(path) as tmp:
-        out.to_netcdf(tmp, engine=netcdf_engine())
-    return Path(path)
-
-
-def load_sweep(path: str | Path) -> xr.Dataset:
-    """Read a sweep written by :func:`save_sweep` (or a cached level)."""
-    from .extraction import netcdf_engine
-
-    return xr.load_dataset(path, engine=netcdf_engine())
+#: Sweeps are written and read like every other labelled result file.
+save_sweep = save_dataset
+load_sweep = load_dataset
 
 
 def _default_levels(family: str) -> list[int]:

@@ -160,3 +160,20 @@ def netcdf_engine() -> str:
     if has("h5netcdf") and has("h5py"):
         return "h5netcdf"
     raise ImportError("reading/writing NetCDF needs netCDF4 (pip install netCDF4)")
+
+
+def save_dataset(dataset: Any, path: str | os.PathLike, provenance: Mapping[str, Any]) -> Path:
+    """Write an ``xarray.Dataset`` as NetCDF-4, atomically, with ``provenance`` as a JSON
+    attribute (``attrs["provenance"]``), so the file says what made it."""
+    out = dataset.copy()
+    out.attrs["provenance"] = json.dumps(to_jsonable(dict(provenance)))
+    with atomic_path(path) as tmp:
+        out.to_netcdf(tmp, engine=netcdf_engine())
+    return Path(path)
+
+
+def load_dataset(path: str | os.PathLike) -> Any:
+    """Read a file written by :func:`save_dataset` fully into memory."""
+    import xarray as xr
+
+    return xr.load_dataset(path, engine=netcdf_engine())
