@@ -33,8 +33,8 @@ def make_tiny_tokenizer(chat_template: str | None = None):
     return tokenizer
 
 
-def make_tiny_llama(seed: int = 0):
-    """A 2-layer, 4-head random Llama model in float32."""
+def make_tiny_llama(seed: int = 0, n_layers: int = 2, max_positions: int = 128):
+    """A random Llama model (4 query heads, 2 KV heads per layer) in float32."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -43,10 +43,10 @@ def make_tiny_llama(seed: int = 0):
         vocab_size=64,
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=2,
+        num_hidden_layers=n_layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=128,
+        max_position_embeddings=max_positions,
         pad_token_id=0,
         eos_token_id=1,
         bos_token_id=1,

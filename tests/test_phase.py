@@ -274,26 +274,6 @@ def test_parse_levels_and_level_prompts():
 # --- a tiny end-to-end sweep ------------------------------------------------------------
 
 
-def _tiny_model():
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=1,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
 @pytest.fixture
 def one_torch_thread():
     """Tiny matrices gain nothing from threads, and lose a lot on a busy 2-core machine."""
@@ -306,9 +286,10 @@ def one_torch_thread():
 
 
 def test_sweep_end_to_end_on_a_tiny_model_with_cache(tmp_path, monkeypatch, one_torch_thread):
-    from .conftest import make_tiny_tokenizer
+    from .conftest import make_tiny_llama, make_tiny_tokenizer
 
-    model, tokenizer = _tiny_model(), make_tiny_tokenizer()
+    model = make_tiny_llama(n_layers=3, max_positions=512)
+    tokenizer = make_tiny_tokenizer()
     kwargs = dict(
         family="addition",
         levels=[1, 2, 3, 4],
