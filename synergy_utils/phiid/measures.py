@@ -1,0 +1,98 @@
+"""Quantities derived from the atoms (TDMI, transfer entropy, Φ_R, Φ_WMS) and labelling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .lattice import ATOM_INDEX, ATOMS
+
+
+def _atom(atoms: Mapping[str, Any] | np.ndarray, name: str, axis: int) -> Any:
+    if isinstance(atoms, Mapping):
+        return atoms[name]
+    arr = np.asarray(atoms)
+    if arr.shape[axis] != 16:
+        raise ValueError(f"atoms must have 16 entries along axis {axis}, got shape {arr.shape}")
+    return np.take(arr, ATOM_INDEX[name], axis=axis)
+
+
+def _sum_atoms(atoms: Mapping[str, Any] | np.ndarray, names: Sequence[str], axis: int) -> Any:
+    total = _atom(atoms, names[0], axis)
+    for name in names[1:]:
+        total = total + _atom(atoms, name, axis)
+    return total
+
+
+def tdmi(atoms: Mapping[str, Any] | np.ndarray, axis: int = 0) -> Any:
+    """Time-delayed mutual information I(X1 X2; Y1 Y2): the sum of all 16 atoms.
+
+    ``atoms``: a dict from :func:`phiid_pair` or an array with the 16 atoms on ``axis``
+    (e.g. (16, N, N) from :func:`phiid_pairwise`); returns a float or an array without that
+    axis, in the estimator's units.
+    """
+    return _sum_atoms(atoms, ATOMS, axis)
+
+
+_TE_ATOMS = {
+    "x->y": ("xtr", "str", "xty", "sty"),  # I(X1; Y2 | X2)
+    "y->x": ("ytr", "str", "ytx", "stx"),  # I(X2; Y1 | X1)
+}
+
+
+def transfer_entropy(
+    atoms: Mapping[str, Any] | np.ndarray, direction: str = "x->y", axis: int = 0
+) -> Any:
+    """Transfer entropy from the atoms: ``"x->y"`` is I(x_t; y_{t+tau} | y_t) =
+    xtr + str + xty + sty, ``"y->x"`` is ytr + str + ytx + stx.
+
+    For (16, N, N) arrays, ``"x->y"`` gives the matrix of TE from node i to node j.
+    """
+    if direction not in _TE_ATOMS:
+        raise ValueError(f"direction must be one of {tuple(_TE_ATOMS)}, got {direction!r}")
+    return _sum_atoms(atoms, _TE_ATOMS[direction], axis)
+
+
+_PHI_R_ATOMS = ("sts", "xts", "yts", "stx", "sty", "xty", "ytx", "rts", "str")
+
+
+def phi_r(atoms: Mapping[str, Any] | np.ndarray, axis: int = 0) -> Any:
+    """Revised integrated information Φ_R (Mediano et al.): the sum of the nine atoms
+    sts, xts, yts, stx, sty, xty, ytx, rts, str.
+
+    Φ_R = Φ_WMS + rtr, i.e. the whole-minus-sum integrated information with the double
+    redundancy added back (the naive sum of the parts counts rtr twice).
+    """
+    return _sum_atoms(atoms, _PHI_R_ATOMS, axis)
+
+
+def phi_wms(atoms: Mapping[str, Any] | np.ndarray, axis: int = 0) -> Any:
+    """Whole-minus-sum integrated information Φ_WMS = TDMI - I(X1;Y1) - I(X2;Y2), which in
+    atoms is the nine atoms of :func:`phi_r` minus rtr (can be negative)."""
+    return _sum_atoms(atoms, _PHI_R_ATOMS, axis) - _atom(atoms, "rtr", axis)
+
+
+def atoms_as_dataarray(
+    atoms: np.ndarray,
+    nodes: Sequence[Any] | None = None,
+    units: str = "nats",
+) -> Any:
+    """Wrap (16, N, N) or (P, 16, N, N) atoms as a labelled ``xarray.DataArray``.
+
+    Dimensions ``atom, source, target`` (and a leading ``prompt``); ``nodes`` labels the
+    source and target coordinates (default 0..N-1).
+    """
+    import xarray as xr
+
+    arr = np.asarray(atoms)
+    if arr.ndim not in (3, 4) or arr.shape[-3] != 16 or arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(f"expected (16, N, N) or (P, 16, N, N), got {arr.shape}")
+    labels = list(range(arr.shape[-1])) if nodes is None else list(nodes)
+    dims = ("atom", "source", "target")
+    coords: dict[str, Any] = {"atom": list(ATOMS), "source": labels, "target": labels}
+    if arr.ndim == 4:
+        dims = ("prompt",) + dims
+        coords["prompt"] = np.arange(arr.shape[0])
+    return xr.DataArray(arr, dims=dims, coords=coords, name="phiid", attrs={"units": units})
