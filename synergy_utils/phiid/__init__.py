@@ -45,7 +45,16 @@ from .lattice import (
     mmi_knowns,
     solve_lattice,
 )
-from .measures import atoms_as_dataarray, phi_r, phi_wms, tdmi, transfer_entropy
+from .measures import (
+    atoms_as_dataarray,
+    gaussian_self_information,
+    lag_correlation,
+    phi_r,
+    phi_wms,
+    self_information,
+    tdmi,
+    transfer_entropy,
+)
 from .systems import (
     TOY_SYSTEMS,
     gaussian_atoms_from_covariance,
@@ -81,6 +90,9 @@ __all__ = [
     "phi_r",
     "phi_wms",
     "atoms_as_dataarray",
+    "lag_correlation",
+    "gaussian_self_information",
+    "self_information",
     "gaussian_atoms_from_covariance",
     "var1_lagged_covariance",
     "var1_population_atoms",

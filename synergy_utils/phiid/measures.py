@@ -96,3 +96,46 @@ def atoms_as_dataarray(
         dims = ("prompt",) + dims
         coords["prompt"] = np.arange(arr.shape[0])
     return xr.DataArray(arr, dims=dims, coords=coords, name="phiid", attrs={"units": units})
+
+
+# --------------------------------------------------------------------------------------
+# Each series on its own: persistence
+# --------------------------------------------------------------------------------------
+
+
+def lag_correlation(x: Any, tau: int = 1, axis: int = 0) -> np.ndarray:
+    """Pearson correlation of each series with itself ``tau`` steps later.
+
+    ``x`` has time on ``axis`` (any other axes index series); NaN steps (e.g. after an early
+    end of generation) are left out pairwise. Returns the array without the time axis,
+    float64; NaN where a series is constant or has fewer than 3 valid pairs of steps.
+    """
+    if isinstance(tau, bool) or not isinstance(tau, (int, np.integer)) or tau < 1:
+        raise ValueError(f"tau must be a positive integer, got {tau!r}")
+    values = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)
+    past, future = values[:-tau], values[tau:]
+    valid = np.isfinite(past) & np.isfinite(future)
+    n = valid.sum(axis=0)
+    past = np.where(valid, past, 0.0)
+    future = np.where(valid, future, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dp = np.where(valid, past - past.sum(axis=0) / n, 0.0)
+        df = np.where(valid, future - future.sum(axis=0) / n, 0.0)
+        var = (dp**2).sum(axis=0) * (df**2).sum(axis=0)
+        rho = (dp * df).sum(axis=0) / np.sqrt(var)
+    return np.where((n < 3) | ~(var > 1e-300), np.nan, rho)
+
+
+def gaussian_self_information(rho: Any) -> np.ndarray | float:
+    """Gaussian self-information ``I(x_t; x_{t+tau}) = -1/2 ln(1 - rho^2)`` in nats of a series
+    with lag correlation ``rho`` (|rho| = 1 is clipped just below 1)."""
+    rho = np.asarray(rho, dtype=np.float64)
+    value = -0.5 * np.log1p(-np.minimum(rho**2, 1.0 - 1e-15))
+    return float(value) if value.ndim == 0 else value
+
+
+def self_information(x: Any, tau: int = 1, axis: int = 0) -> np.ndarray:
+    """Gaussian self-information (nats) of each series of ``x`` (time on ``axis``): what its
+    own past says about its future. Two *independent* series with self-informations ``a_x``
+    and ``a_y`` get MMI synergy ``sts = 2 min(a_x, a_y)``: persistence counted as synergy."""
+    return gaussian_self_information(lag_correlation(x, tau, axis))
