@@ -1,10 +1,10 @@
 """Benchmark: one cumulative-ablation step, all prompts in one forward pass vs one per prompt.
 
-A step of :func:`synergy_utils.ablation.ablation_curves` zeroes a set of heads and computes the
-teacher-forced KL on every prompt's clean greedy continuation. Here: the bundled default model
-(SmolLM2-135M-Instruct), 16 prompts x 64 generated tokens, 5 % of the heads zeroed, timed
-batched (one forward pass, right padding) against per prompt (16 forward passes), median of
-``--repeats`` runs, and the two results compared.
+A step of :func:`synergy_utils.stages.ablation.ablation_curves` zeroes a set of heads and
+computes the teacher-forced KL on every prompt's clean greedy continuation. Here: the bundled
+default model (SmolLM2-135M-Instruct), 16 prompts x 64 generated tokens, 5 % of the heads
+zeroed, timed batched (one forward pass, right padding) against per prompt (16 forward
+passes), median of ``--repeats`` runs, and the two results compared.
 
     .venv/bin/python benchmarks/bench_ablation.py [--n-prompts 16] [--max-new-tokens 64]
         [--threads 1]
@@ -19,10 +19,17 @@ import time
 import numpy as np
 import torch
 
-from synergy_utils import ablation as A
-from synergy_utils.architectures import head_layout
-from synergy_utils.models import load_model
-from synergy_utils.prompts import select_prompts
+from synergy_utils.lm.architectures import head_layout
+from synergy_utils.lm.decoding import pad_token_id
+from synergy_utils.lm.interventions import ablated
+from synergy_utils.lm.loading import load_model
+from synergy_utils.lm.teacher_forcing import (
+    greedy_continuations,
+    next_token_logprobs,
+    teacher_forced_batch,
+    teacher_forced_kl,
+)
+from synergy_utils.stages.prompts import select_prompts
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
@@ -52,7 +59,7 @@ def main() -> None:
     layout = head_layout(model)
     texts = [text for _, text in select_prompts(args.n_prompts)]
     start = time.perf_counter()
-    cont = A.greedy_continuations(model, tokenizer, texts, args.max_new_tokens, batch_size=8)
+    cont = greedy_continuations(model, tokenizer, texts, args.max_new_tokens, batch_size=8)
     t_generate = time.perf_counter() - start
     n_prompt_tokens = sum(len(p) for p in cont.prompt_ids)
     n_tokens = n_prompt_tokens + cont.n_prompts * cont.n_new
@@ -70,20 +77,20 @@ def main() -> None:
     flat = rng.choice(layout.n_total, size=n_heads, replace=False)
     heads = [(int(i) // layout.n_heads, int(i) % layout.n_heads) for i in flat]
 
-    batch = A.teacher_forced_batch(cont, A._pad_id(model, tokenizer))
-    singles = [A.teacher_forced_batch(cont.subset([i]), 0) for i in range(cont.n_prompts)]
-    clean = A.next_token_logprobs(model, batch)
-    clean_singles = [A.next_token_logprobs(model, b) for b in singles]
+    batch = teacher_forced_batch(cont, pad_token_id(model, tokenizer))
+    singles = [teacher_forced_batch(cont.subset([i]), 0) for i in range(cont.n_prompts)]
+    clean = next_token_logprobs(model, batch)
+    clean_singles = [next_token_logprobs(model, b) for b in singles]
 
     def batched():
-        with A.ablated(model, heads):
-            return A.teacher_forced_kl(model, batch, clean)["kl_clean_ablated"]
+        with ablated(model, heads):
+            return teacher_forced_kl(model, batch, clean)["kl_clean_ablated"]
 
     def per_prompt():
-        with A.ablated(model, heads):
+        with ablated(model, heads):
             return torch.cat(
                 [
-                    A.teacher_forced_kl(model, b, c)["kl_clean_ablated"]
+                    teacher_forced_kl(model, b, c)["kl_clean_ablated"]
                     for b, c in zip(singles, clean_singles, strict=True)
                 ]
             )

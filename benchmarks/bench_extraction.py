@@ -3,7 +3,7 @@
 On the bundled default model (SmolLM2-135M-Instruct), for the same prompts and number of new
 tokens, times in one run:
 
-- ``plain loop``: our greedy KV-cache loop (:func:`synergy_utils.extraction.greedy_decode`)
+- ``plain loop``: our greedy KV-cache loop (:func:`synergy_utils.lm.decoding.greedy_decode`)
   without hooks: the baseline;
 - ``hooked loop``: the same loop with the recording hooks on every output projection;
 - ``record_head_series``: the whole public call (templating, hooks, result assembly, provenance);
@@ -31,17 +31,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synergy_utils.architectures import head_layout  # noqa: E402
-from synergy_utils.extraction import (  # noqa: E402
-    _HeadRecorder,
-    _pad_token_id,
+from synergy_utils.lm.architectures import head_layout  # noqa: E402
+from synergy_utils.lm.decoding import (  # noqa: E402
     eos_token_ids,
     greedy_decode,
-    record_head_series,
+    pad_token_id,
     render_prompt,
 )
-from synergy_utils.models import load_model  # noqa: E402
-from synergy_utils.prompts import select_prompts  # noqa: E402
+from synergy_utils.lm.loading import load_model  # noqa: E402
+from synergy_utils.lm.recording import _HeadRecorder, record_head_series  # noqa: E402
+from synergy_utils.stages.prompts import select_prompts  # noqa: E402
 
 
 def batches_of(items: list, size: int) -> list[list]:
@@ -54,7 +53,7 @@ def make_runners(model, tokenizer, prompts, max_new_tokens: int, batch_size: int
     ids = [render_prompt(tokenizer, text, "auto") for text in texts]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # as record_head_series does
     eos = eos_token_ids(model, tokenizer)
-    pad = _pad_token_id(tokenizer, eos)
+    pad = pad_token_id(model, tokenizer)
     recorder = _HeadRecorder(model, head_layout(model), "l2")
 
     def loop(hooked: bool) -> list[list[int]]:

@@ -31,16 +31,16 @@ _PUBLIC: dict[str, str] = {
     "phiid_pairwise_stack": "synergy_utils.phiid",
     "self_information": "synergy_utils.phiid",
     # language models
-    "load_model": "synergy_utils.models",
-    "record_head_series": "synergy_utils.extraction",
+    "load_model": "synergy_utils.lm.loading",
+    "record_head_series": "synergy_utils.lm.recording",
     # data
-    "HeadSeries": "synergy_utils.extraction",
+    "HeadSeries": "synergy_utils.series",
     # stages
-    "head_atom_scores": "synergy_utils.analysis",
-    "synergy_gradient": "synergy_utils.analysis",
-    "layer_profile": "synergy_utils.analysis",
-    "inverted_u": "synergy_utils.analysis",
-    "thirds": "synergy_utils.analysis",
+    "head_atom_scores": "synergy_utils.stages.cores",
+    "synergy_gradient": "synergy_utils.stages.cores",
+    "layer_profile": "synergy_utils.stages.cores",
+    "inverted_u": "synergy_utils.stages.cores",
+    "thirds": "synergy_utils.stages.cores",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,4 +1,4 @@
-"""The ``synergy`` command: run the notebooks with papermill and build the book.
+"""Run the notebooks with papermill and build the book (the engine of ``synergy run``).
 
 ``synergy run --profile quick`` executes ``notebooks/*.ipynb`` in the order the profile lists
 them, with the profile's parameters (``profiles.yml``) plus any ``--set NOTEBOOK.PARAM=VALUE``,
@@ -9,11 +9,8 @@ checked against the notebooks before anything runs. Then the book is staged and 
 
 from __future__ import annotations
 
-import argparse
 import os
-import shlex
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +21,8 @@ from typing import Any
 import yaml
 
 from . import results
+from .notebooks import declared_parameters
+from .summary import write_section
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yml")
 #: Parameters passed to every notebook that declares them.
@@ -72,13 +71,6 @@ def get_profile(name: str, path: str | Path = PROFILES_FILE) -> dict:
     if not isinstance(profile.get("notebooks"), dict) or not profile["notebooks"]:
         raise PipelineError(f"profile {name!r} lists no notebooks")
     return profile
-
-
-def notebook_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Declared parameters of a notebook: ``{name: {inferred_type_name, default, help}}``."""
-    import papermill
-
-    return {name: dict(info) for name, info in papermill.inspect_notebook(str(path)).items()}
 
 
 def _split_type(type_name: str) -> tuple[bool, str]:
@@ -180,7 +172,8 @@ def plan_run(
     """Resolve and validate every notebook's parameters before anything runs.
 
     Order of precedence (last wins): profile ``common``, the notebook's profile block,
-    ``--model``, ``--set``. ``results_dir`` is always the run's absolute results folder.
+    ``--model``, ``--set``. ``results_dir`` is the run's results folder, relative to the
+    project when it lies inside it.
     """
     project_dir = Path(project_dir).resolve()
     profile = get_profile(profile_name)
@@ -201,13 +194,13 @@ def plan_run(
         source = notebooks_dir / f"{name}.ipynb"
         if not source.exists():
             raise PipelineError(f"notebook not found: {source}")
-        declared = notebook_parameters(source)
+        declared = declared_parameters(source)
         params = {k: v for k, v in (profile.get("common") or {}).items() if k in declared}
         params.update(profile["notebooks"][name] or {})
         if model is not None and "model_name" in declared:
             params["model_name"] = model
         if "results_dir" in declared:
-            params["results_dir"] = str(results_dir)
+            params["results_dir"] = _shown_path(results_dir, project_dir)
         for param, raw in overrides.get(name, {}).items():
             if param not in declared:
                 valid = ", ".join(sorted(declared)) or "(none)"
@@ -221,6 +214,15 @@ def plan_run(
         params = _validate(name, params, declared)
         plan.append(NotebookRun(name, source, results_dir / "notebooks" / f"{name}.ipynb", params))
     return plan
+
+
+def _shown_path(path: Path, project_dir: Path) -> str:
+    """``path`` relative to the project when it lies inside it (the notebooks run there), so
+    that no machine's absolute path ends up in the executed notebooks or the book."""
+    try:
+        return path.relative_to(project_dir).as_posix()
+    except ValueError:
+        return str(path)
 
 
 # --- running -------------------------------------------------------------------------------
@@ -340,7 +342,7 @@ def run_pipeline(
     finally:
         run_info["end"] = results.now_iso()
         results.write_json(out / "run_info.json", run_info)
-        results.update_summary(out, "provenance", run_info)
+        write_section(out, "provenance", run_info)
     if build:
         build_from_results(plan, run_info, project_dir=project_dir, book_dir=book_dir)
     return run_info
@@ -359,7 +361,7 @@ def build_from_results(
     book_dir: str | Path | None = None,
 ) -> Path:
     """Stage the executed notebooks of ``plan`` with the book sources and build the book."""
-    from . import book
+    from .report import book
 
     missing = [str(item.output) for item in plan if not item.output.exists()]
     if missing:
@@ -399,127 +401,17 @@ def stage_book(project_dir: Path, results_dir: Path, plan: list[NotebookRun]) ->
     executed.mkdir(parents=True, exist_ok=True)
     for item in plan:
         shutil.copy2(item.output, executed / item.output.name)
-    _prune_toc(stage)
     return stage
 
 
-def _prune_toc(stage: Path) -> None:
-    """Drop table-of-contents entries whose page is absent (notebooks left out of this run)."""
-    toc_path = stage / "_toc.yml"
-    toc = yaml.safe_load(toc_path.read_text())
-
-    def present(entry: dict) -> bool:
-        name = entry.get("file")
-        return name is None or any(
-            (stage / f"{name}{ext}").exists() for ext in ("", ".md", ".ipynb")
-        )
-
-    for part in toc.get("parts", []):
-        part["chapters"] = [c for c in part.get("chapters", []) if present(c)]
-    toc["parts"] = [part for part in toc.get("parts", []) if part["chapters"]]
-    toc_path.write_text(yaml.safe_dump(toc, sort_keys=False))
-
-
-# --- command line --------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="synergy", description="Run the synergy-cores notebooks and build the book."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="execute the notebooks of a profile and build the book")
-    run.add_argument("--profile", default="full", help="quick, full, or a YAML file (default full)")
-    run.add_argument("--model", default=None, help="Hugging Face id, local folder or bundled name")
-    run.add_argument("--out", default=None, help="results folder (default results/<profile>)")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NOTEBOOK.PARAM=VALUE",
-        help="override one notebook parameter (repeatable)",
-    )
-    run.add_argument("--only", action="append", default=None, help="run only this notebook")
-    run.add_argument("--no-book", action="store_true", help="skip building the book")
-    run.add_argument("--book-dir", default=None, help="where _build/html goes (default: here)")
-    run.add_argument("--project", default=".", help="project folder (holds notebooks/, book/)")
-    run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
-    run.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for torch/BLAS in the notebooks (default: the libraries' own choice; "
-        "1 is much faster on a machine shared with other jobs)",
-    )
-    rebuild = sub.add_parser("book", help="rebuild the book from a finished run (runs nothing)")
-    rebuild.add_argument("--profile", default="full")
-    rebuild.add_argument("--out", default=None, help="results folder (default results/<profile>)")
-    rebuild.add_argument("--book-dir", default=None, help="where _build/html goes (default: here)")
-    rebuild.add_argument("--project", default=".")
-    params = sub.add_parser("params", help="list the parameters of the notebooks")
-    params.add_argument("notebook", nargs="?", default=None)
-    params.add_argument("--project", default=".")
-    return parser
-
-
-def _print_params(project_dir: Path, notebook: str | None) -> None:
-    paths = sorted((project_dir / "notebooks").glob("*.ipynb"))
-    if notebook:
-        paths = [p for p in paths if p.stem == notebook]
-        if not paths:
-            raise PipelineError(f"no notebook named {notebook!r} in {project_dir / 'notebooks'}")
-    for path in paths:
-        print(path.stem)
-        for name, info in notebook_parameters(path).items():
-            help_text = f"  # {info['help']}" if info.get("help") else ""
-            print(f"  {name}: {info['inferred_type_name']} = {info['default']}{help_text}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "params":
-            _print_params(Path(args.project).resolve(), args.notebook)
-            return 0
-        if args.command == "book":
-            build_only(
-                args.profile, project_dir=args.project, results_dir=args.out, book_dir=args.book_dir
-            )
-            return 0
-        if args.threads is not None:
-            if args.threads < 1:
-                raise PipelineError("--threads must be at least 1")
-            for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[variable] = str(args.threads)  # inherited by the notebook kernels
-        run_pipeline(
-            args.profile,
-            project_dir=args.project,
-            results_dir=args.out,
-            model=args.model,
-            overrides=parse_set_options(args.overrides),
-            only=args.only,
-            build=not args.no_book,
-            book_dir=args.book_dir,
-            progress=not args.no_progress,
-            command="synergy " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        )
-    except PipelineError as err:
-        print(f"synergy: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
 __all__ = [
+    "NotebookRun",
     "ParameterError",
     "PipelineError",
+    "build_only",
     "check_value",
+    "get_profile",
     "load_profiles",
-    "main",
-    "notebook_parameters",
     "parse_set_options",
     "parse_value",
     "plan_run",

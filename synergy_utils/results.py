@@ -1,7 +1,8 @@
-"""Result files: atomic writes, provenance, and the run's ``summary.json``.
+"""Result files: atomic writes, provenance, and the one writer per format.
 
-Every stage writes labelled files (JSON, CSV, NetCDF) under ``results/<run>/`` and adds its
-headline numbers to ``summary.json`` under its own key with :func:`update_summary`.
+Every stage writes labelled files (JSON with :func:`write_json`, CSV with :func:`save_table`,
+NetCDF with :func:`save_dataset`) under ``results/<run>/``, each recording what made it;
+its headline numbers go to ``summary.json`` through :mod:`synergy_utils.summary`.
 """
 
 from __future__ import annotations
@@ -123,24 +124,14 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def read_summary(results_dir: str | os.PathLike) -> dict[str, Any]:
-    """The run's summary (empty dict if none yet)."""
-    path = Path(results_dir) / SUMMARY_FILE
-    return read_json(path) if path.exists() else {}
-
-
-def update_summary(results_dir: str | os.PathLike, key: str, value: Any) -> Path:
-    """Set ``summary[key] = value`` in ``results_dir/summary.json``, atomically."""
-    summary = read_summary(results_dir)
-    summary[key] = to_jsonable(value)
-    return write_json(Path(results_dir) / SUMMARY_FILE, summary)
-
-
-def merge_summary(results_dir: str | os.PathLike, values: Mapping[str, Any]) -> Path:
-    """Set several top-level keys of ``summary.json`` at once, atomically."""
-    summary = read_summary(results_dir)
-    summary.update(to_jsonable(dict(values)))
-    return write_json(Path(results_dir) / SUMMARY_FILE, summary)
+def save_table(table: Any, path: str | os.PathLike, provenance: Mapping[str, Any]) -> Path:
+    """Write a ``pandas.DataFrame`` as CSV, atomically, with its provenance beside it
+    (``<name>.provenance.json``), so the table says what made it."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    write_json(path.with_name(path.stem + ".provenance.json"), provenance)
+    return path
 
 
 def netcdf_engine() -> str:
@@ -162,11 +153,15 @@ def netcdf_engine() -> str:
     raise ImportError("reading/writing NetCDF needs netCDF4 (pip install netCDF4)")
 
 
-def save_dataset(dataset: Any, path: str | os.PathLike, provenance: Mapping[str, Any]) -> Path:
+def save_dataset(
+    dataset: Any, path: str | os.PathLike, provenance: Mapping[str, Any] | None = None
+) -> Path:
     """Write an ``xarray.Dataset`` as NetCDF-4, atomically, with ``provenance`` as a JSON
-    attribute (``attrs["provenance"]``), so the file says what made it."""
+    attribute (``attrs["provenance"]``), so the file says what made it. This is the one
+    NetCDF writer of the package (caches included, which may leave out the provenance)."""
     out = dataset.copy()
-    out.attrs["provenance"] = json.dumps(to_jsonable(dict(provenance)))
+    if provenance is not None:
+        out.attrs["provenance"] = json.dumps(to_jsonable(dict(provenance)))
     with atomic_path(path) as tmp:
         out.to_netcdf(tmp, engine=netcdf_engine())
     return Path(path)

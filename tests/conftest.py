@@ -73,3 +73,122 @@ def quick_run(tmp_path_factory) -> tuple[Path, Path]:
         "quick", project_dir=REPO, results_dir=out / "results", book_dir=out, progress=False
     )
     return out / "results", out / "_build" / "html"
+
+
+# --- summary sections with chosen numbers (for the verdict rules and the book) ------------
+
+
+def make_cores_section(value, low, high, p_null=None, **fields):
+    """A minimal ``cores`` section with the given inverted U and circular-shift null p-value.
+
+    Keyword shortcuts: ``syn_red_r``, ``rho`` (split-half), ``baseline_r``, ``graphs``
+    (``(synergy_more_efficient, redundancy_more_modular)``); any other keyword sets a field.
+    """
+    from synergy_utils import summary as S
+
+    null = None
+    if p_null is not None:
+        null = S.ShiftNull(
+            n_shuffles=20,
+            ci_level=0.95,
+            band_low=[0.0] * 3,
+            band_high=[1.0] * 3,
+            p_value=p_null,
+            mean=S.Estimate(0.1, 0.0, 0.2),
+            fraction_inside=2 / 3,
+            profile_corr=0.3,
+        )
+    more_efficient, more_modular = fields.pop("graphs", (False, False))
+    syn = S.GraphMetrics(0.6 if more_efficient else 0.2, 0.1, 0.1 if more_modular else 0.5, 4, 10)
+    red = S.GraphMetrics(0.4, 0.1, 0.3, 4, 10)
+    base = dict(
+        model="M",
+        method="luppi",
+        gradient_definition="",
+        ci_level=0.95,
+        n_prompts=60,
+        tau=1,
+        layer_profile=[0.0, 1.0, 0.0],
+        inverted_u=S.Estimate(value, low, high),
+        curvature=S.Estimate(None),
+        other_method=S.OtherGradient("diff", S.Estimate(None)),
+        null=null,
+        syn_red=S.Correlation(fields.pop("syn_red_r", 0.0), None, None, None, 270, None),
+        split_half=S.SplitHalf(fields.pop("rho", None), None, "luppi", 20, 0),
+        baseline=S.Baseline(fields.pop("baseline_r", None), None, None, None),
+        graphs=S.Graphs(syn, red, more_efficient, more_modular, 0.1, "", ""),
+        tdmi_normalised=S.ProfileSummary([], S.Estimate(None)),
+        discrete=S.ProfileSummary([], S.Estimate(None)),
+        model_controls={},
+        control_prompts=[],
+        verdict="",
+        verdict_paragraph="",
+        provenance={},
+    )
+    return S.Cores(**{**base, **fields})
+
+
+def make_phase_section(supported: bool):
+    """A minimal ``phase`` section whose transition is or is not supported."""
+    from synergy_utils import summary as S
+
+    level = S.LevelEstimate(0.1, [0.0, 0.2])
+    criteria = {name: {"passed": supported} for name in ("a", "b", "c", "d")}
+    return S.Phase(
+        family="addition",
+        model="M",
+        difficulty=[1.0, 2.0, 3.0],
+        n_per_level=10,
+        max_new_tokens=48,
+        order_parameter_name="middle_minus_outer",
+        order_parameter_definition="",
+        order_parameter=[level] * 3,
+        susceptibility=[0.1] * 3,
+        accuracy=[level] * 3,
+        critical_difficulty={"value": 3.2, "ci": [2.5, 4.0]} if supported else None,
+        transition_supported=supported,
+        criteria=criteria,
+        rule="",
+        fit={"midpoint": {"value": 3.2, "ci": [2.5, 4.0]}},
+        null_band=None,
+    )
+
+
+def make_ablation_section(value: float, low: float, high: float):
+    """A minimal ``ablation`` section with the given synergy-first / random area ratio."""
+    from synergy_utils import summary as S
+
+    ratio = S.Ratio(value, low, high, 1000)
+    return S.Ablation(
+        fraction=0.25,
+        n_heads_removed=67,
+        kl_synergy=1.0,
+        kl_redundancy=1.0,
+        kl_random_mean=1.0,
+        kl_random_sd=0.1,
+        auc_ratio_synergy_random=ratio,
+        auc_ratio_redundancy_random=ratio,
+        auc_ratio_synergy_redundancy=ratio,
+        reverse_kl_synergy=1.0,
+        reverse_kl_redundancy=1.0,
+        reverse_kl_random_mean=1.0,
+        reverse_kl_random_sd=0.1,
+        reverse_auc_ratio_synergy_random=ratio,
+        reverse_auc_ratio_redundancy_random=ratio,
+        reverse_auc_ratio_synergy_redundancy=ratio,
+        n_prompts=16,
+        n_random_orders=5,
+        n_new_tokens=48,
+        ablation_mode="zero",
+        n_total_heads=270,
+        relative_noise_std=0.5,
+        accuracy=[],
+        gradient_method="luppi",
+        model="M",
+        task_family="addition",
+        task_difficulty=1,
+        accuracy_fraction=0.25,
+        runtime_seconds=1.0,
+        verdict="",
+        provenance={},
+    )

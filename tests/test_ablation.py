@@ -13,8 +13,12 @@ import pytest
 import torch
 import xarray as xr
 
-from synergy_utils import ablation as A
-from synergy_utils.architectures import head_layout, output_projections
+from synergy_utils import results
+from synergy_utils.lm import decoding, interventions, teacher_forcing
+from synergy_utils.lm.architectures import head_layout, output_projections
+from synergy_utils.report import prose
+from synergy_utils.stages import ablation
+from synergy_utils.stats import resampling
 
 from .conftest import make_tiny_llama, make_tiny_tokenizer
 
@@ -137,7 +141,7 @@ def test_mode_edits_exactly_the_targeted_slices_and_restores(family, mode):
     saved = params_clone(model)
     clean_logits, clean_in = capture(model)
     heads = [(1, 2), (1, 0)]
-    with A.ablated(model, heads, mode, **kw):
+    with interventions.ablated(model, heads, mode, **kw):
         logits, inputs = capture(model)
     assert not torch.allclose(logits, clean_logits, atol=1e-5)
     # layers before the ablated layer are untouched
@@ -170,7 +174,7 @@ def test_restores_exactly_after_an_exception(family, mode):
     saved = params_clone(model)
     clean_logits, _ = capture(model)
     with pytest.raises(RuntimeError, match="boom"):
-        with A.ablated(model, [(0, 1), (1, 3)], mode, **mode_kwargs(mode)):
+        with interventions.ablated(model, [(0, 1), (1, 3)], mode, **mode_kwargs(mode)):
             capture(model)
             raise RuntimeError("boom")
     assert torch.equal(capture(model)[0], clean_logits)
@@ -217,7 +221,7 @@ def test_weights_noise_touches_only_the_named_rows_and_columns(family):
     saved = params_clone(model)
     heads = [(0, 3), (1, 1), (1, 2)]
     masks = _expected_weight_masks(family, model, heads)
-    with A.ablated(model, heads, "weights-noise", relative_std=0.5, seed=1):
+    with interventions.ablated(model, heads, "weights-noise", relative_std=0.5, seed=1):
         state = model.state_dict()
         for key, before in saved.items():
             changed = state[key] != before
@@ -235,11 +239,11 @@ def test_weights_noise_touches_only_the_named_rows_and_columns(family):
 def test_noise_is_reproducible_with_its_seed():
     model = tiny_model("llama")
     for mode, kw in (("noise", {"std": 0.3}), ("weights-noise", {"relative_std": 0.3})):
-        with A.ablated(model, [(0, 0)], mode, seed=5, **kw):
+        with interventions.ablated(model, [(0, 0)], mode, seed=5, **kw):
             first = capture(model)[0]
-        with A.ablated(model, [(0, 0)], mode, seed=5, **kw):
+        with interventions.ablated(model, [(0, 0)], mode, seed=5, **kw):
             second = capture(model)[0]
-        with A.ablated(model, [(0, 0)], mode, seed=6, **kw):
+        with interventions.ablated(model, [(0, 0)], mode, seed=6, **kw):
             other = capture(model)[0]
         assert torch.equal(first, second)
         assert not torch.equal(first, other)
@@ -264,16 +268,16 @@ def test_invalid_arguments_give_clear_errors_and_leave_the_model_alone():
         heads = kwargs.pop("heads")
         mode = kwargs.pop("mode")
         with pytest.raises(error, match=message):
-            with A.ablated(model, heads, mode, **kwargs):
+            with interventions.ablated(model, heads, mode, **kwargs):
                 pass
     assert_params_equal(model, saved)
 
 
 def test_head_mean_outputs_is_the_mean_over_real_tokens():
     model = tiny_model("gpt2")
-    cont = A.Continuations([[3, 4, 5, 6, 7], [8, 9]], np.array([[10, 11], [12, 13]]))
-    batch = A.teacher_forced_batch(cont, pad_token_id=0)
-    means = A.head_mean_outputs(model, batch)
+    cont = teacher_forcing.Continuations([[3, 4, 5, 6, 7], [8, 9]], np.array([[10, 11], [12, 13]]))
+    batch = teacher_forcing.teacher_forced_batch(cont, pad_token_id=0)
+    means = interventions.head_mean_outputs(model, batch)
     rows = []
     for prompt, gen in zip(cont.prompt_ids, cont.generated_ids, strict=True):
         _, inputs = capture(model, torch.tensor([prompt + list(gen)]))
@@ -285,7 +289,7 @@ def test_head_mean_outputs_is_the_mean_over_real_tokens():
 # --- teacher-forced KL --------------------------------------------------------------------
 
 
-CONT = A.Continuations(
+CONT = teacher_forcing.Continuations(
     [[5, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15]],
     np.array([[20, 21, 22, 23, 24], [25, 26, 27, 28, 29], [30, 31, 32, 33, 34]]),
 )
@@ -293,11 +297,11 @@ CONT = A.Continuations(
 
 def test_ablating_no_heads_gives_zero_kl():
     model = tiny_model("llama")
-    batch = A.teacher_forced_batch(CONT)
-    clean = A.next_token_logprobs(model, batch)
+    batch = teacher_forcing.teacher_forced_batch(CONT)
+    clean = teacher_forcing.next_token_logprobs(model, batch)
     for mode in MODES:
-        with A.ablated(model, [], mode, **mode_kwargs(mode)):
-            kl = A.teacher_forced_kl(model, batch, clean)
+        with interventions.ablated(model, [], mode, **mode_kwargs(mode)):
+            kl = teacher_forcing.teacher_forced_kl(model, batch, clean)
         for value in kl.values():
             assert torch.equal(value, torch.zeros(3))
 
@@ -307,17 +311,17 @@ def test_ablating_no_heads_gives_zero_kl():
 def test_batched_kl_equals_per_prompt_kl(family, side):
     model = tiny_model(family)
     heads = [(0, 1), (1, 2)]
-    batch = A.teacher_forced_batch(CONT, pad_token_id=0, padding_side=side)
-    clean = A.next_token_logprobs(model, batch)
-    with A.ablated(model, heads):
-        batched = A.teacher_forced_kl(model, batch, clean, per_token=True)
+    batch = teacher_forcing.teacher_forced_batch(CONT, pad_token_id=0, padding_side=side)
+    clean = teacher_forcing.next_token_logprobs(model, batch)
+    with interventions.ablated(model, heads):
+        batched = teacher_forcing.teacher_forced_kl(model, batch, clean, per_token=True)
     for i in range(CONT.n_prompts):
-        single = A.teacher_forced_batch(CONT.subset([i]))
-        clean_i = A.next_token_logprobs(model, single)
+        single = teacher_forcing.teacher_forced_batch(CONT.subset([i]))
+        clean_i = teacher_forcing.next_token_logprobs(model, single)
         torch.testing.assert_close(clean[i : i + 1], clean_i, rtol=1e-5, atol=1e-5)
-        with A.ablated(model, heads):
-            kl_i = A.teacher_forced_kl(model, single, clean_i, per_token=True)
-        for metric in A.KL_METRICS:
+        with interventions.ablated(model, heads):
+            kl_i = teacher_forcing.teacher_forced_kl(model, single, clean_i, per_token=True)
+        for metric in teacher_forcing.KL_METRICS:
             torch.testing.assert_close(
                 batched[metric][i : i + 1], kl_i[metric], rtol=1e-4, atol=1e-6
             )
@@ -354,11 +358,13 @@ def _zero_heads_by_weights(family, model, heads):
 @pytest.mark.parametrize("family", ["llama", "gpt2"])
 def test_curves_reproduce_a_hand_computed_kl_on_two_prompts(family):
     model = tiny_model(family)
-    cont = A.Continuations([[5, 6, 7, 8], [9, 10]], np.array([[11, 12, 13], [14, 15, 16]]))
+    cont = teacher_forcing.Continuations(
+        [[5, 6, 7, 8], [9, 10]], np.array([[11, 12, 13], [14, 15, 16]])
+    )
     scores = np.zeros((N_LAYERS, N_HEADS))
     scores[1, 2], scores[0, 1] = 5.0, 4.0  # synergy-first removes (1, 2), then (0, 1)
     scores[0, 0] = -1.0  # redundancy-first removes (0, 0) first
-    curves = A.ablation_curves(
+    curves = ablation.ablation_curves(
         model, None, cont, scores, step=1, max_fraction=2 / 8, n_random=1, seed=0, progress=False
     )
     assert list(curves["n_removed"].values) == [0, 1, 2]
@@ -388,7 +394,7 @@ def test_greedy_continuations_match_a_naive_greedy_loop_with_eos_suppressed():
     prompts = [[3, 4, 5], [6], [7, 8, 9, 10, 11]]
     with torch.no_grad():
         first = int(model(torch.tensor([prompts[0]])).logits[0, -1].argmax())
-    cont = A.greedy_continuations_from_ids(
+    cont = teacher_forcing.greedy_continuations_from_ids(
         model, prompts, 6, batch_size=2, suppress_ids=[first], pad_token_id=0
     )
     for prompt, gen in zip(prompts, cont.generated_ids, strict=True):
@@ -407,20 +413,20 @@ def test_greedy_continuations_match_a_naive_greedy_loop_with_eos_suppressed():
 
 def test_head_orders_and_removal_counts():
     scores = np.array([[0.1, 3.0, -2.0], [1.0, 1.0, 0.5]])
-    orders = A.head_orders(scores, n_random=2, seed=4)
+    orders = ablation.head_orders(scores, n_random=2, seed=4)
     assert orders["synergy_first"].tolist() == [[0, 1], [1, 0], [1, 1], [1, 2], [0, 0], [0, 2]]
     assert orders["redundancy_first"].tolist()[:2] == [[0, 2], [0, 0]]
-    again = A.head_orders(scores, n_random=3, seed=4)
+    again = ablation.head_orders(scores, n_random=3, seed=4)
     assert np.array_equal(orders["random_1"], again["random_1"])
     assert sorted(map(tuple, orders["random_0"].tolist())) == sorted(
         map(tuple, orders["synergy_first"].tolist())
     )
-    assert A.removal_counts(270, 5, 0.25) == list(range(0, 66, 5)) + [67]
-    assert A.removal_counts(8, 1, 0.25) == [0, 1, 2]
+    assert ablation.removal_counts(270, 5, 0.25) == list(range(0, 66, 5)) + [67]
+    assert ablation.removal_counts(8, 1, 0.25) == [0, 1, 2]
     with pytest.raises(ValueError):
-        A.removal_counts(8, 0, 0.25)
+        ablation.removal_counts(8, 0, 0.25)
     with pytest.raises(ValueError, match="NaN"):
-        A.head_orders(np.array([[np.nan, 1.0]]))
+        ablation.head_orders(np.array([[np.nan, 1.0]]))
 
 
 def synthetic_curves(syn_scale=2.0, red_scale=0.5, n_prompts=4, n_random=3, noise=0.0):
@@ -442,7 +448,7 @@ def synthetic_curves(syn_scale=2.0, red_scale=0.5, n_prompts=4, n_random=3, nois
             "n_removed": counts,
             "fraction": ("n_removed", fraction),
             "prompt": np.arange(n_prompts),
-            "metric": list(A.KL_METRICS),
+            "metric": list(teacher_forcing.KL_METRICS),
         },
         attrs={"n_total": 24, "mode": "zero", "n_new_tokens": 5},
     )
@@ -450,26 +456,26 @@ def synthetic_curves(syn_scale=2.0, red_scale=0.5, n_prompts=4, n_random=3, nois
 
 def test_auc_ratio_recovers_a_known_ratio():
     curves = synthetic_curves(syn_scale=2.0)
-    ratio = A.auc_ratio(curves, n_bootstrap=300)
+    ratio = ablation.auc_ratio(curves, n_bootstrap=300)
     assert ratio["value"] == pytest.approx(2.0)
     assert ratio["ci_low"] == pytest.approx(2.0) and ratio["ci_high"] == pytest.approx(2.0)
-    noisy = A.auc_ratio(synthetic_curves(syn_scale=2.0, noise=0.3), n_bootstrap=500)
+    noisy = ablation.auc_ratio(synthetic_curves(syn_scale=2.0, noise=0.3), n_bootstrap=500)
     assert noisy["ci_low"] < noisy["value"] < noisy["ci_high"]
-    red = A.auc_ratio(curves, "redundancy_first", "random")
+    red = ablation.auc_ratio(curves, "redundancy_first", "random")
     assert red["value"] == pytest.approx(0.5)
-    area = A.curve_auc(curves).sel(order="random_0").values
+    area = ablation.curve_auc(curves).sel(order="random_0").values
     # trapezoid of 1 * fraction * w from 0 to 0.25 = w * 0.25**2 / 2
     np.testing.assert_allclose(area, np.arange(1, 5) * 0.25**2 / 2)
 
 
 def test_kl_at_and_summary_keys():
     curves = synthetic_curves(syn_scale=2.0, noise=0.2)
-    at = A.kl_at(curves)
+    at = ablation.kl_at(curves)
     mean_w = np.arange(1, 5).mean()
     assert at["fraction"] == 0.25
     assert at["synergy"] == pytest.approx(2 * 0.25 * mean_w)
     assert at["random_sd"] > 0
-    summary = A.ablation_summary(curves, n_bootstrap=200, relative_noise_std=0.5)
+    summary = ablation.ablation_summary(curves, n_bootstrap=200, relative_noise_std=0.5)
     for key in (
         "fraction",
         "kl_synergy",
@@ -482,9 +488,9 @@ def test_kl_at_and_summary_keys():
         "reverse_auc_ratio_synergy_random",
         "accuracy",
         "relative_noise_std",
-        "verdict",
     ):
         assert key in summary
+    assert "verdict" not in summary  # the words come from the report layer
     assert set(summary["auc_ratio_synergy_random"]) >= {"value", "ci_low", "ci_high"}
     json.dumps(summary)
 
@@ -505,23 +511,24 @@ def _summary_with_ratio(low, value, high, accuracy=()):
         "kl_random_sd": 0.1,
         "accuracy": list(accuracy),
         "relative_noise_std": 0.5,
+        "accuracy_fraction": 0.25,
     }
 
 
 def test_verdict_states_support_null_and_reversal():
-    above = A.verdict(_summary_with_ratio(1.2, 1.5, 1.8))
+    above = prose.ablation_paragraph(_summary_with_ratio(1.2, 1.5, 1.8))
     assert "as the causal claim predicts" in above and "1.50" in above
-    null = A.verdict(_summary_with_ratio(0.8, 1.0, 1.3))
+    null = prose.ablation_paragraph(_summary_with_ratio(0.8, 1.0, 1.3))
     assert "not supported" in null and "null result" in null and "smoke test" not in null
     small = _summary_with_ratio(0.8, 1.0, 1.3)
     small["n_prompts"] = 4
-    assert "smoke test" in A.verdict(small)
+    assert "smoke test" in prose.ablation_paragraph(small)
     small["auc_ratio_redundancy_random"] = {"value": 0.5, "ci_low": 0.3, "ci_high": 0.8}
-    assert "less damaging than random removal" in A.verdict(small)
-    below = A.verdict(_summary_with_ratio(0.5, 0.6, 0.8))
+    assert "less damaging than random removal" in prose.ablation_paragraph(small)
+    below = prose.ablation_paragraph(_summary_with_ratio(0.5, 0.6, 0.8))
     assert "opposite" in below
     row = {"n_tasks": 40, "n_draws": 1, "wilson_low": 0.0, "wilson_high": 0.09}
-    floor = A.verdict(
+    floor = prose.ablation_paragraph(
         _summary_with_ratio(
             1.2, 1.5, 1.8, [{"mode": "none", "group": "intact", "accuracy": 0.0, **row}]
         )
@@ -546,18 +553,19 @@ def test_verdict_states_support_null_and_reversal():
         }
         for m, g, a, lo, hi in groups
     ]
-    text = A.verdict(_summary_with_ratio(1.2, 1.5, 1.8, rows))
+    text = prose.ablation_paragraph(_summary_with_ratio(1.2, 1.5, 1.8, rows))
     assert "hurts more than random" in text and "relative std 0.5" in text
     assert "synergistic core 10 %, random 50 %, redundant core 55 %" in text
+    assert "on 25 % of the heads" in text
 
 
 # --- accuracy -------------------------------------------------------------------------------
 
 
 def test_wilson_interval_known_value():
-    low, high = A.wilson_interval(8, 10)
+    low, high = resampling.wilson_interval(8, 10)
     assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
-    assert A.wilson_interval(0, 10)[0] == 0.0
+    assert resampling.wilson_interval(0, 10)[0] == 0.0
 
 
 def test_accuracy_table_from_known_counts():
@@ -573,10 +581,12 @@ def test_accuracy_table_from_known_counts():
             "n_heads": ("condition", [0, 2]),
         },
     )
-    table = A.accuracy_table(ds, n_bootstrap=500, seed=1)
+    table = ablation.accuracy_table(ds, n_bootstrap=500, seed=1)
     intact, rnd = table.iloc[0], table.iloc[1]
     assert intact["accuracy"] == 0.75 and intact["n_draws"] == 1 and np.isnan(intact["sd_draws"])
-    assert (intact["wilson_low"], intact["wilson_high"]) == pytest.approx(A.wilson_interval(3, 4))
+    assert (intact["wilson_low"], intact["wilson_high"]) == pytest.approx(
+        resampling.wilson_interval(3, 4)
+    )
     assert rnd["accuracy"] == 0.375 and rnd["n_draws"] == 2
     assert rnd["sd_draws"] == pytest.approx(np.std([0.5, 0.25], ddof=1))
     assert rnd["ci_low"] <= 0.375 <= rnd["ci_high"]
@@ -593,7 +603,7 @@ def test_accuracy_under_perturbation_runs_every_condition(tmp_path):
     tasks = [FakeTask(f"{a}+{b}=?", str(a + b)) for a, b in [(1, 2), (3, 4), (5, 1)]]
     scores = np.arange(8, dtype=float).reshape(2, 4)
     saved = params_clone(model)
-    ds = A.accuracy_under_perturbation(
+    ds = ablation.accuracy_under_perturbation(
         model,
         tokenizer,
         tasks,
@@ -619,14 +629,14 @@ def test_accuracy_under_perturbation_runs_every_condition(tmp_path):
         "zero/random": 2,
     }
     assert ds["n_heads"].values.tolist() == [0, 2, 2, 2, 2, 2, 2]
-    intact = A.generate_answers(model, tokenizer, [t.prompt for t in tasks], 4)
+    intact = decoding.generate_answers(model, tokenizer, [t.prompt for t in tasks], 4)
     assert list(ds["reply"].sel(condition="none/intact", draw=0).values) == intact
-    with A.ablated(model, [(1, 2), (1, 3)]):  # the top 25 % by score
-        zeroed = A.generate_answers(model, tokenizer, [t.prompt for t in tasks], 4)
+    with interventions.ablated(model, [(1, 2), (1, 3)]):  # the top 25 % by score
+        zeroed = decoding.generate_answers(model, tokenizer, [t.prompt for t in tasks], 4)
     assert list(ds["reply"].sel(condition="zero/synergistic", draw=0).values) == zeroed
-    table = A.accuracy_table(ds, n_bootstrap=100)
+    table = ablation.accuracy_table(ds, n_bootstrap=100)
     assert len(table) == 7 and table["accuracy"].between(0, 1).all()
-    loaded = A.load_dataset(A.save_dataset(ds, tmp_path / "acc.nc", {"seed": 0}))
+    loaded = results.load_dataset(results.save_dataset(ds, tmp_path / "acc.nc", {"seed": 0}))
     assert [str(x) for x in loaded["reply"].values.ravel()] == [
         str(x) for x in ds["reply"].values.ravel()
     ]
@@ -635,10 +645,10 @@ def test_accuracy_under_perturbation_runs_every_condition(tmp_path):
 
 def test_head_group_picks_top_bottom_and_random():
     scores = np.arange(12, dtype=float).reshape(3, 4)
-    assert A.head_group(scores, "synergistic", 0.25) == [(2, 1), (2, 2), (2, 3)]
-    assert A.head_group(scores, "redundant", 0.25) == [(0, 0), (0, 1), (0, 2)]
-    first = A.head_group(scores, "random", 0.25, np.random.default_rng([0, 1]))
-    again = A.head_group(scores, "random", 0.25, np.random.default_rng([0, 1]))
+    assert ablation.head_group(scores, "synergistic", 0.25) == [(2, 1), (2, 2), (2, 3)]
+    assert ablation.head_group(scores, "redundant", 0.25) == [(0, 0), (0, 1), (0, 2)]
+    first = ablation.head_group(scores, "random", 0.25, np.random.default_rng([0, 1]))
+    again = ablation.head_group(scores, "random", 0.25, np.random.default_rng([0, 1]))
     assert first == again and len(set(first)) == 3
 
 
@@ -655,18 +665,18 @@ def test_load_head_scores(tmp_path):
         columns=["layer", "head", "synergy", "redundancy", "gradient_luppi", "gradient_diff"],
     ).sample(frac=1, random_state=0)
     table.to_csv(tmp_path / "head_scores.csv", index=False)
-    luppi = A.load_head_scores(tmp_path, "luppi")
+    luppi = ablation.load_head_scores(tmp_path, "luppi")
     assert luppi.shape == (2, 4) and luppi[1, 3] == 7
-    assert A.load_head_scores(tmp_path / "head_scores.csv", "diff")[0, 2] == -2
+    assert ablation.load_head_scores(tmp_path / "head_scores.csv", "diff")[0, 2] == -2
     with pytest.raises(ValueError, match="lacks columns"):
-        A.load_head_scores(tmp_path, "nonsense")
+        ablation.load_head_scores(tmp_path, "nonsense")
     with pytest.raises(FileNotFoundError, match="03_synergistic_cores"):
-        A.load_head_scores(tmp_path / "missing")
+        ablation.load_head_scores(tmp_path / "missing")
 
 
 def test_save_dataset_round_trip(tmp_path):
     model = tiny_model("gpt_neox")
-    curves = A.ablation_curves(
+    curves = ablation.ablation_curves(
         model,
         None,
         CONT,
@@ -676,8 +686,10 @@ def test_save_dataset_round_trip(tmp_path):
         n_random=2,
         progress=False,
     )
-    path = A.save_dataset(curves, tmp_path / "ablation_curves.nc", {"parameters": {"seed": 0}})
-    loaded = A.load_dataset(path)
+    path = results.save_dataset(
+        curves, tmp_path / "ablation_curves.nc", {"parameters": {"seed": 0}}
+    )
+    loaded = results.load_dataset(path)
     np.testing.assert_array_equal(loaded["kl"].values, curves["kl"].values)
     assert json.loads(loaded.attrs["provenance"])["parameters"]["seed"] == 0
     assert head_layout(model).n_total == loaded.attrs["n_total"]
@@ -687,10 +699,10 @@ def test_plots_draw():
     import matplotlib
 
     matplotlib.use("Agg")
-    from synergy_utils import plotting
+    from synergy_utils.report import figures_experiments
 
     curves = synthetic_curves(noise=0.2)
-    fig = plotting.plot_ablation_curves(curves)
+    fig = figures_experiments.plot_ablation_curves(curves)
     assert len(fig.axes) == 2
     table = pd.DataFrame(
         [
@@ -705,5 +717,5 @@ def test_plots_draw():
             {"mode": "zero", "group": "random", "accuracy": 0.4, "ci_low": 0.3, "ci_high": 0.5},
         ]
     )
-    fig = plotting.plot_ablation_accuracy(table)
+    fig = figures_experiments.plot_ablation_accuracy(table)
     assert fig.axes[0].get_ylabel()

@@ -18,7 +18,19 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from synergy_utils import book
+from synergy_utils.report import book, runinfo, tables, verdicts
+from synergy_utils.summary import (
+    SCHEMA_VERSION,
+    Estimate,
+    SchemaError,
+    Summary,
+    from_dict,
+    read_summary,
+    to_dict,
+    write_section,
+)
+
+from .conftest import make_ablation_section, make_cores_section, make_phase_section
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [
@@ -30,23 +42,27 @@ NAMES = [
     "05_ablation",
 ]
 
-SUMMARY_FOR = {
-    "inverted_u": {"value": 0.31, "ci_low": 0.12, "ci_high": 0.47},
-    "syn_red_corr": 0.72,
-    "split_half_rho": 0.9,
-    "graph": {
-        "synergy": {"efficiency": 0.5, "modularity": 0.1},
-        "redundancy": {"efficiency": 0.3, "modularity": 0.4},
-    },
-    "phase": {"transition_supported": True, "critical_difficulty": {"value": 3.2, "ci": [2.5, 4]}},
-    "ablation": {"auc_ratio_synergy_random": {"value": 1.8, "ci_low": 1.4, "ci_high": 2.3}},
-}
-SUMMARY_AGAINST = {
-    "inverted_u": {"value": -0.2, "ci_low": -0.35, "ci_high": -0.05},
-    "syn_red_corr": 0.72,
-    "phase": {"transition_supported": False, "critical_difficulty": None},
-    "ablation": {"auc_ratio_synergy_random": {"value": 0.95, "ci_low": 0.8, "ci_high": 1.1}},
-}
+SUMMARY_FOR = Summary(
+    cores=make_cores_section(
+        0.31, 0.12, 0.47, p_null=0.01, syn_red_r=0.72, rho=0.9, graphs=(True, True)
+    ),
+    phase=make_phase_section(True),
+    ablation=make_ablation_section(1.8, 1.4, 2.3),
+)
+SUMMARY_AGAINST = Summary(
+    cores=make_cores_section(-0.2, -0.35, -0.05, p_null=0.6, syn_red_r=0.72),
+    phase=make_phase_section(False),
+    ablation=make_ablation_section(0.95, 0.8, 1.1),
+)
+
+
+def write_summary(results: Path, summary: Summary) -> None:
+    """Store every section of ``summary`` as the stages do (replacing the file)."""
+    (results / "summary.json").unlink(missing_ok=True)
+    for name in ("setup", "phiid_primer", "extraction", "cores", "phase", "ablation"):
+        section = getattr(summary, name)
+        if section is not None:
+            write_section(results, name, section)
 
 
 def _png(slope: float) -> str:
@@ -114,7 +130,7 @@ def make_executed_notebook(name: str, n_images: int = 1, headline: int | None = 
     return nb
 
 
-def make_stage(root: Path, summary: dict) -> tuple[Path, Path]:
+def make_stage(root: Path, summary: Summary) -> tuple[Path, Path]:
     """Stage like `synergy run` does: config, toc, book/, executed notebooks; a summary.json."""
     stage, results = root / "book_src", root / "results"
     shutil.rmtree(stage, ignore_errors=True)
@@ -126,7 +142,7 @@ def make_stage(root: Path, summary: dict) -> tuple[Path, Path]:
         nb = make_executed_notebook(name, n_images=2, headline=0 if i == 3 else None)
         nbformat.write(nb, stage / "book" / "notebooks" / f"{name}.ipynb")
     results.mkdir(parents=True, exist_ok=True)
-    (results / "summary.json").write_text(json.dumps(summary))
+    write_summary(results, summary)
     return stage, results
 
 
@@ -145,44 +161,47 @@ RUN_INFO = {
 }
 
 
-# --- reading numbers -------------------------------------------------------------------
+# --- the summary schema ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        (0.5, book.Estimate(0.5)),
-        ({"value": 1.0, "ci_low": 0.5, "ci_high": 2.0}, book.Estimate(1.0, 0.5, 2.0)),
-        ({"value": 3.2, "ci": [2.5, 4]}, book.Estimate(3.2, 2.5, 4.0)),
-        ({"r": 0.7}, book.Estimate(0.7)),
-        ([1.0, 0.5, 2.0], book.Estimate(1.0, 0.5, 2.0)),
-        (None, None),
-        ("text", None),
-        (float("nan"), None),
-        ({"value": None, "ci_low": None}, None),
-        (True, None),
-    ],
-)
-def test_as_estimate_reads_the_layouts_stages_use(raw, expected):
-    assert book.as_estimate(raw) == expected
+def test_summary_round_trips_and_refuses_what_it_does_not_know(tmp_path):
+    write_summary(tmp_path, SUMMARY_FOR)
+    back = read_summary(tmp_path)
+    assert to_dict(back.cores) == to_dict(SUMMARY_FOR.cores)
+    assert back.phase.transition_supported and back.setup is None
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert data["schema_version"] == SCHEMA_VERSION
+    with pytest.raises(SchemaError, match="unknown field"):
+        from_dict(Estimate, {"value": 1.0, "estimate": 2.0})
+    with pytest.raises(SchemaError, match="missing required field 'value'"):
+        from_dict(Estimate, {"ci_low": 1.0})
+    with pytest.raises(SchemaError, match=r"cores\.inverted_u\.value: expected a number"):
+        write_section(
+            tmp_path, "cores", {**to_dict(SUMMARY_FOR.cores), "inverted_u": {"value": "x"}}
+        )
+    data["schema_version"] = SCHEMA_VERSION - 1
+    (tmp_path / "summary.json").write_text(json.dumps(data))
+    with pytest.raises(SchemaError, match="schema version"):
+        read_summary(tmp_path)
+    assert from_dict(Estimate, {"value": None}).value is None  # NaN is stored as null
 
 
 def test_interval_verdict_uses_the_whole_interval():
-    assert book.interval_verdict(book.Estimate(1.5, 1.1, 2.0), 1.0) == book.SUPPORTED
-    assert book.interval_verdict(book.Estimate(0.9, 0.8, 0.99), 1.0) == book.CONTRADICTED
-    assert book.interval_verdict(book.Estimate(1.05, 0.9, 1.2), 1.0) == book.INCONCLUSIVE
-    assert book.interval_verdict(book.Estimate(2.0), 1.0) == "supported (no CI)"
-    assert book.interval_verdict(None, 1.0) == book.MISSING
+    assert verdicts.interval_verdict(Estimate(1.5, 1.1, 2.0), 1.0) == verdicts.SUPPORTED
+    assert verdicts.interval_verdict(Estimate(0.9, 0.8, 0.99), 1.0) == verdicts.NOT_SUPPORTED
+    assert verdicts.interval_verdict(Estimate(1.05, 0.9, 1.2), 1.0) == verdicts.INCONCLUSIVE
+    assert verdicts.interval_verdict(Estimate(2.0), 1.0) == verdicts.INCONCLUSIVE  # no interval
+    assert verdicts.interval_verdict(None, 1.0) == verdicts.MISSING
 
 
 def test_fmt_number_and_duration():
-    assert book.fmt_number(0.123456) == "0.123"
-    assert book.fmt_number(None) == "–"
-    assert book.fmt_number(12345.0) == "1.23e+04"
-    assert book.fmt_duration(4.25) == "4.2 s"
-    assert book.fmt_duration(125) == "2 min 05 s"
-    assert book.fmt_duration(3725) == "1 h 02 min"
-    assert book.fmt_duration(None) == "–"
+    assert tables.fmt_number(0.123456) == "0.123"
+    assert tables.fmt_number(None) == "–"
+    assert tables.fmt_number(12345.0) == "1.23e+04"
+    assert runinfo.fmt_duration(4.25) == "4.2 s"
+    assert runinfo.fmt_duration(125) == "2 min 05 s"
+    assert runinfo.fmt_duration(3725) == "1 h 02 min"
+    assert runinfo.fmt_duration(None) == "–"
 
 
 # --- the verdict table -----------------------------------------------------------------
@@ -195,136 +214,73 @@ def _verdicts(table: str) -> dict[str, str]:
 
 
 def test_verdict_table_without_results_says_not_run_for_every_row():
-    for summary in ({}, None, {"inverted_u": None, "graph": "oops", "phase": 3, "ablation": []}):
-        verdicts = _verdicts(book.verdict_table(summary))
-        assert len(verdicts) == 8
-        assert set(verdicts.values()) == {book.MISSING}
+    found = _verdicts(tables.verdict_table(Summary()))
+    assert len(found) == 8
+    assert set(found.values()) == {verdicts.MISSING}
 
 
 def test_verdict_table_changes_when_the_summary_changes():
-    for_claims = _verdicts(book.verdict_table(SUMMARY_FOR))
-    against = _verdicts(book.verdict_table(SUMMARY_AGAINST))
-    claim1, claim2, claim3, claim4 = list(for_claims)[:4]
-    assert [for_claims[c] for c in (claim1, claim2, claim3, claim4)] == [book.SUPPORTED] * 4
-    assert against[claim1] == book.CONTRADICTED
-    assert against[claim2] == book.MISSING  # no graph key in that summary
-    assert against[claim3] == book.CONTRADICTED
-    assert against[claim4] == book.INCONCLUSIVE
-    table = book.verdict_table(SUMMARY_FOR)
+    for_claims = _verdicts(tables.verdict_table(SUMMARY_FOR))
+    against = _verdicts(tables.verdict_table(SUMMARY_AGAINST))
+    claims = list(for_claims)[:4]
+    assert [for_claims[c] for c in claims] == [verdicts.SUPPORTED] * 4
+    assert [against[c] for c in claims] == [
+        verdicts.NOT_SUPPORTED,
+        verdicts.NOT_SUPPORTED,
+        verdicts.NOT_SUPPORTED,
+        verdicts.INCONCLUSIVE,
+    ]
+    table = tables.verdict_table(SUMMARY_FOR)
     assert "1.8 [1.4, 2.3]" in table and "midpoint 3.2 [2.5, 4]" in table
-    assert "0.95 [0.8, 1.1]" in book.verdict_table(SUMMARY_AGAINST)
+    assert "0.95 [0.8, 1.1]" in tables.verdict_table(SUMMARY_AGAINST)
 
 
-def test_controls_are_read_in_words():
-    rows = {
-        r[0]: r
-        for r in book.verdict_rows(
-            {
-                "syn_red_corr": {"r": 0.8},
-                "split_half_rho": 0.3,
-                "inverted_u": 0.2,
-                "null_profile_band": [0.1, 0.3],
-                "random_model_profile": {"inverted_u": -0.01},
-            }
-        )
-    }
-    assert rows["Control · synergy vs redundancy"][3].startswith("positive")
-    assert rows["Control · reliability"][3].startswith("unreliable")
-    assert "inside the null band" in rows["Control · circular-shift null"][3]
-    assert rows["Control · untrained model"][3].startswith("weaker without training")
+def test_the_landing_page_and_the_chapter_use_one_rule_per_claim():
+    """Split-half ρ = 0.75 reads the same everywhere (the rule once had two thresholds)."""
+    from synergy_utils.summary import Estimate as E
+    from synergy_utils.summary import ModelControl
 
-
-def _cores_layout(p_null: float, random_inverted_u: float) -> dict:
-    """The top-level keys as 03_synergistic_cores writes them (analysis.cores_summary)."""
-    return {
-        "model": "tiny",
-        "layer_profile": [0.0, 0.2, 1.0, 0.9, 0.1, 0.05],
-        "inverted_u": {
-            "value": 0.5,
-            "ci_low": 0.3,
-            "ci_high": 0.7,
-            "method": "luppi",
-            "ci_level": 0.95,
+    cores = make_cores_section(
+        0.5,
+        0.3,
+        0.7,
+        p_null=0.01,
+        rho=0.75,
+        syn_red_r=-0.5,
+        model_controls={
+            "reinitialised": ModelControl("reinitialised", 20, [], E(0.05, -0.1, 0.2), None, None)
         },
-        "syn_red_corr": {
-            "r": -0.5,
-            "ci_low": -0.7,
-            "ci_high": -0.2,
-            "p_value": 0.01,
-            "n": 24,
-            "rho": -0.4,
-        },
-        "split_half_rho": {
-            "rho": 0.65,
-            "spearman_brown": 0.79,
-            "method": "luppi",
-            "n_splits": 20,
-            "seed": 0,
-        },
-        "null_profile_band": {
-            "low": [0.0] * 6,
-            "high": [0.5] * 6,
-            "n_shuffles": 20,
-            "ci_level": 0.95,
-        },
-        "graph": {
-            "synergy": {"efficiency": 0.6, "modularity": 0.2},
-            "redundancy": {"efficiency": 0.4, "modularity": 0.5},
-            "synergy_more_efficient": True,
-            "redundancy_more_modular": True,
-        },
-        "random_model_profile": {
-            "reinitialised": {"layer_profile": [0.5] * 6, "inverted_u": random_inverted_u},
-            "perturbed": {"layer_profile": [0.5] * 6, "inverted_u": 0.0},
-        },
-        "cores": {"null_p_value": p_null, "verdict": "supported"},
-    }
-
-
-def test_verdict_rows_read_the_cores_notebook_layout():
-    rows = {r[0]: r for r in book.verdict_rows(_cores_layout(0.01, 0.05))}
-    claim1 = rows["1 · Synergistic core in the middle layers"]
-    assert claim1[2] == "0.5 [0.3, 0.7]" and claim1[3] == book.SUPPORTED
-    assert rows["2 · Redundancy in early and late layers"][3] == book.SUPPORTED
+    )
+    rows = {r[0]: r for r in tables.verdict_rows(Summary(cores=cores))}
+    assert rows["1 · Synergistic core in the middle layers"][3] == verdicts.core_verdict(cores)
+    reliability = rows["Control · reliability"][3]
+    assert reliability == verdicts.reliability_reading(0.75) == "moderately reliable head ranking"
+    assert reliability in tables.controls_table(cores).to_string()
     assert rows["Control · synergy vs redundancy"][3].startswith("negative")
-    assert rows["Control · reliability"][3].startswith("moderately")
     null = rows["Control · circular-shift null"]
     assert null[2] == "p = 0.01; 67 % of layers inside the band"
     assert null[3] == "the inverted-U statistic beats the null"
     untrained = rows["Control · untrained model"]
-    assert untrained[2] == "reinitialised 0.05; perturbed 0"
+    assert untrained[2] == "reinitialised 0.05 [-0.1, 0.2]"
     assert untrained[3].startswith("weaker without training")
-
-    # the same shape, but no stronger than the null and as strong untrained
-    rows = {r[0]: r for r in book.verdict_rows(_cores_layout(0.4, 0.6))}
-    assert rows["1 · Synergistic core in the middle layers"][3] == book.CONTRADICTED
-    assert rows["Control · circular-shift null"][3].startswith("no stronger than the null")
-    assert rows["Control · untrained model"][3].startswith("as strong without training")
+    # the same shape, no stronger than the null
+    weaker = make_cores_section(0.5, 0.3, 0.7, p_null=0.4)
+    rows = {r[0]: r for r in tables.verdict_rows(Summary(cores=weaker))}
+    assert rows["1 · Synergistic core in the middle layers"][3] == verdicts.INCONCLUSIVE
+    assert rows["Control · circular-shift null"][3].startswith("not beyond the null")
 
 
 @pytest.mark.parametrize(
-    ("graph", "verdict"),
+    ("flags", "verdict"),
     [
-        ({"synergy_efficiency": 0.5, "redundancy_efficiency": 0.3}, book.SUPPORTED),
-        (
-            {
-                "efficiency": {"synergy": 0.2, "redundancy": 0.3},
-                "modularity": {"synergy": 0.5, "redundancy": 0.1},
-            },
-            book.CONTRADICTED,
-        ),
-        (
-            {
-                "synergy": {"global_efficiency": 0.5, "modularity": 0.5},
-                "redundancy": {"global_efficiency": 0.3, "modularity": 0.1},
-            },
-            "mixed",
-        ),
-        ({"something_else": 1}, book.MISSING),
+        ((True, True), verdicts.SUPPORTED),
+        ((False, False), verdicts.NOT_SUPPORTED),
+        ((True, False), verdicts.INCONCLUSIVE),
     ],
 )
-def test_graph_verdict_accepts_several_layouts(graph, verdict):
-    assert book.graph_verdict(graph)[0] == verdict
+def test_graph_verdict_needs_both_halves_of_the_claim(flags, verdict):
+    assert verdicts.graph_verdict(make_cores_section(0.1, 0.0, 0.2, graphs=flags).graphs) == verdict
+    assert verdicts.graph_verdict(None) == verdicts.MISSING
 
 
 # --- notebooks: box, hidden cells, figures ---------------------------------------------
@@ -338,7 +294,7 @@ def test_reproducibility_box_commands_are_valid_shell_with_every_parameter():
         "model_name": None,
         "categories": ["a", "b"],
     }
-    synergy_cmd, papermill_cmd = book.rerun_commands("02_extraction", params, "quick")
+    synergy_cmd, papermill_cmd = runinfo.rerun_commands("02_extraction", params, "quick")
     words = shlex.split(synergy_cmd.replace("\\\n", " "))
     assert words[:5] == ["synergy", "run", "--profile", "quick", "--only"]
     assert "--out" in words and "/tmp/run x/results" in words
@@ -354,13 +310,13 @@ def test_reproducibility_box_commands_are_valid_shell_with_every_parameter():
     }
     assert "-y" in pm and "categories" in pm[pm.index("-y") + 1]
     # the default results folder needs no --out
-    default = book.rerun_commands("02_extraction", {"results_dir": "/r/results/full"}, "full")[0]
+    default = runinfo.rerun_commands("02_extraction", {"results_dir": "/r/results/full"}, "full")[0]
     assert "--out" not in default
 
 
 def test_box_goes_after_the_title_once_and_parameter_cells_are_hidden():
     nb = make_executed_notebook("03_synergistic_cores")
-    box = book.reproducibility_box("03_synergistic_cores", RUN_INFO, {"seed": 1}, 75.0)
+    box = runinfo.reproducibility_box("03_synergistic_cores", RUN_INFO, {"seed": 1}, 75.0)
     book.add_reproducibility_box(nb, box)
     book.add_reproducibility_box(nb, box)  # idempotent
     book.hide_parameter_cells(nb)
@@ -390,7 +346,7 @@ def test_headline_figures_tagged_cells_else_last_image(tmp_path):
 
 
 def test_a_notebook_without_figures_is_reported_with_the_backend_hint(tmp_path, monkeypatch):
-    stage, results = make_stage(tmp_path, {})
+    stage, results = make_stage(tmp_path, Summary())
     nbformat.write(
         make_executed_notebook("02_extraction", n_images=0),
         stage / "book" / "notebooks" / "02_extraction.ipynb",
@@ -405,7 +361,7 @@ def test_prepare_book_sources_writes_generated_pages_from_summary(tmp_path):
     book.prepare_book_sources(stage, results, RUN_INFO)
     generated = stage / "book" / book.GENERATED_DIR
     first = (generated / "verdicts.md").read_text()
-    assert first == book.verdict_table(SUMMARY_FOR)
+    assert first == tables.verdict_table(SUMMARY_FOR)
     body = (generated / "results_body.md").read_text()
     assert body.count("```{figure} /book/figures/") == 6
     assert "Headline of 03_synergistic_cores." in body
@@ -418,20 +374,20 @@ def test_prepare_book_sources_writes_generated_pages_from_summary(tmp_path):
     assert "{warning}" in (generated / "run_warning.md").read_text()
 
     # summary.json changes -> the landing page's table changes; boxes are not duplicated
-    (results / "summary.json").write_text(json.dumps(SUMMARY_AGAINST))
+    write_summary(results, SUMMARY_AGAINST)
     book.prepare_book_sources(stage, results, RUN_INFO)
     second = (generated / "verdicts.md").read_text()
-    assert second != first and second == book.verdict_table(SUMMARY_AGAINST)
+    assert second != first and second == tables.verdict_table(SUMMARY_AGAINST)
     nb = nbformat.read(stage / "book" / "notebooks" / "00_setup.ipynb", as_version=4)
     assert sum(bool(c.metadata.get(book.BOX_MARKER)) for c in nb.cells) == 1
 
 
 def test_prepare_book_sources_survives_missing_run_info_and_summary(tmp_path):
-    stage, results = make_stage(tmp_path, {})
-    (results / "summary.json").unlink()
+    stage, results = make_stage(tmp_path, Summary())
+    assert not (results / "summary.json").exists()
     book.prepare_book_sources(stage, results, {})
-    verdicts = (stage / "book" / book.GENERATED_DIR / "verdicts.md").read_text()
-    assert verdicts.count(book.MISSING) == 8
+    table = (stage / "book" / book.GENERATED_DIR / "verdicts.md").read_text()
+    assert table.count(verdicts.MISSING) == 8
     nb = nbformat.read(stage / "book" / "notebooks" / "01_phiid_primer.ipynb", as_version=4)
     box = nb.cells[1].source
     assert "`seed=1`" in box  # from papermill's metadata
@@ -490,17 +446,17 @@ def test_book_builds_without_warnings_offline_and_follows_summary_json(tmp_path)
     # change summary.json, rebuild: the landing page's verdicts change with it
     # (and a full-profile run: no quick-profile warning, an empty include must not warn)
     assert "built from the <strong>quick</strong> profile" in intro
-    (results / "summary.json").write_text(json.dumps(SUMMARY_AGAINST))
+    write_summary(results, SUMMARY_AGAINST)
     book.prepare_book_sources(stage, results, {**RUN_INFO, "profile": "full"})
     book.build_book(stage, tmp_path / "out")
     intro = (html_dir / "book" / "intro.html").read_text()
     second = _verdict_cells(intro)
-    assert second[:4] == ["not supported", "not run", "not supported", "inconclusive"]
+    assert second[:4] == ["not supported", "not supported", "not supported", "inconclusive"]
     assert "built from the <strong>quick</strong> profile" not in intro
 
 
 def test_build_book_reports_warnings(tmp_path):
-    stage, results = make_stage(tmp_path, {})
+    stage, results = make_stage(tmp_path, Summary())
     book.prepare_book_sources(stage, results, RUN_INFO)
     (stage / "book" / "methods.md").write_text("# Methods\n\nA broken {doc}`no_such_page`.\n")
     with pytest.raises(book.BookBuildError, match="no_such_page"):

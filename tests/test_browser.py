@@ -29,7 +29,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from synergy_utils import book
+from synergy_utils.report.tables import verdict_rows
+from synergy_utils.summary import read_summary
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -316,7 +317,7 @@ def test_landing_page_shows_the_verdicts_of_this_run(site, driver, built_book):
 
     base, html_dir, _ = site
     results_dir, _ = built_book
-    summary = json.loads((Path(results_dir) / "summary.json").read_text())
+    summary = read_summary(results_dir)
     driver.get(f"{base}/index.html")  # redirects to the landing page
     driver.execute_async_script(_WAIT_FOR_PAGE)
     title = driver.find_element(By.CSS_SELECTOR, "article.bd-article h1").text.strip()
@@ -329,7 +330,7 @@ def test_landing_page_shows_the_verdicts_of_this_run(site, driver, built_book):
         return text.strip().replace("\u2019", "'").replace("\u2018", "'")
 
     shown = [[plain(td.text) for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
-    expected = book.verdict_rows(summary)
+    expected = verdict_rows(summary)
     assert [cells[0] for cells in shown] == [row[0] for row in expected]
     assert [cells[3] for cells in shown] == [row[3] for row in expected]
     driver.get_log("browser")  # drop this page's log

@@ -9,29 +9,22 @@ import pytest
 import torch
 import xarray as xr
 
-from synergy_utils.architectures import (
+from synergy_utils.lm.architectures import (
     UnsupportedArchitectureError,
     head_layout,
     is_conv1d,
     out_proj_head_weight,
     output_projections,
 )
-from synergy_utils.extraction import (
-    BASE_TEMPLATE,
-    REDUCTIONS,
-    HeadSeries,
-    describe_extraction,
-    extraction_summary,
-    greedy_decode,
-    lag1_autocorrelation,
-    layer_mean_activity,
-    netcdf_engine,
-    record_head_series,
-    render_prompt,
-    resolve_template,
-    sample_generations,
-    self_information_nats,
-)
+from synergy_utils.lm.decoding import BASE_TEMPLATE, greedy_decode, render_prompt, resolve_template
+from synergy_utils.lm.recording import record_head_series
+from synergy_utils.phiid import gaussian_self_information as self_information_nats
+from synergy_utils.phiid import lag_correlation
+from synergy_utils.report.prose import describe_extraction
+from synergy_utils.report.tables import sample_generations
+from synergy_utils.results import netcdf_engine
+from synergy_utils.series import REDUCTIONS, HeadSeries
+from synergy_utils.stages.extraction import extraction_summary, layer_mean_activity
 
 PROMPTS = [
     ("numerical", "What is 2 + 3?"),
@@ -396,7 +389,8 @@ def test_corrupt_cache_file_is_recomputed(models, tmp_path):
     first = record_head_series(model, TOKENIZER, PROMPTS[:1], 3, **kwargs)
     (path,) = tmp_path.glob("*.nc")
     path.write_bytes(b"not a netcdf file")
-    again = record_head_series(model, TOKENIZER, PROMPTS[:1], 3, **kwargs)
+    with pytest.warns(UserWarning, match="damaged cache file"):
+        again = record_head_series(model, TOKENIZER, PROMPTS[:1], 3, **kwargs)
     assert again.metadata["n_cached"] == 0
     np.testing.assert_array_equal(again.values, first.values)
 
@@ -517,18 +511,18 @@ def test_lag1_autocorrelation_known_values():
         x[t] = 0.8 * x[t - 1] + rng.normal()
     white = rng.normal(size=n)
     values = np.stack([x, white], axis=-1)[None, :, None, :]  # (1, T, 1 layer, 2 heads)
-    rho = lag1_autocorrelation(values)
+    rho = lag_correlation(values, 1, axis=-3)
     assert rho.shape == (1, 1, 2)
     assert abs(rho[0, 0, 0] - 0.8) < 0.02 and abs(rho[0, 0, 1]) < 0.03
     # Pearson of (x_t, x_{t+1}) pairs, exactly:
     short = rng.normal(size=(1, 30, 1, 1))
     expected = np.corrcoef(short[0, :-1, 0, 0], short[0, 1:, 0, 0])[0, 1]
-    assert lag1_autocorrelation(short)[0, 0, 0] == pytest.approx(expected, rel=1e-12)
+    assert lag_correlation(short, 1, axis=-3)[0, 0, 0] == pytest.approx(expected, rel=1e-12)
     # NaN tail ignored; constant series and too-short series give NaN.
     padded = np.concatenate([short, np.full((1, 5, 1, 1), np.nan)], axis=1)
-    assert lag1_autocorrelation(padded)[0, 0, 0] == pytest.approx(expected, rel=1e-12)
-    assert np.isnan(lag1_autocorrelation(np.ones((1, 10, 1, 1))))[0, 0, 0]
-    assert np.isnan(lag1_autocorrelation(np.arange(3.0).reshape(1, 3, 1, 1)))[0, 0, 0]
+    assert lag_correlation(padded, 1, axis=-3)[0, 0, 0] == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(lag_correlation(np.ones((1, 10, 1, 1)), 1, axis=-3))[0, 0, 0]
+    assert np.isnan(lag_correlation(np.arange(3.0).reshape(1, 3, 1, 1), 1, axis=-3))[0, 0, 0]
 
 
 def test_self_information_matches_science_md():
@@ -544,7 +538,7 @@ def test_layer_mean_activity_and_description(recorded):
     text = describe_extraction(series)
     assert "2 layers × 4 heads = 8 head series" in text
     assert f"{len(PROMPTS)} prompts × {N_STEPS} generated tokens" in text
-    rho = np.nanmedian(np.nanmean(lag1_autocorrelation(series.values), axis=0))
+    rho = np.nanmedian(np.nanmean(lag_correlation(series.values, 1, axis=-3), axis=0))
     assert f"{rho:.2f}" in text
     assert "EOS was suppressed" in text
 
@@ -554,7 +548,7 @@ def test_layer_mean_activity_and_description(recorded):
 
 @pytest.mark.slow
 def test_bundled_model_matches_teacher_forced_recomputation():
-    from synergy_utils.models import load_model
+    from synergy_utils.lm.loading import load_model
 
     model, tokenizer = load_model()
     prompts = ["What is 7 + 5?", "Describe the colour blue to someone who cannot see."]
@@ -575,18 +569,18 @@ def test_extraction_figures(recorded):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from synergy_utils import plotting
+    from synergy_utils.report import figures
 
     series = recorded["gemma2"]
-    fig = plotting.plot_series_heatmap(series, prompt=1)
+    fig = figures.plot_series_heatmap(series, prompt=1)
     image = fig.axes[0].images[0].get_array()
     np.testing.assert_array_equal(image, series.flat()[1].T)  # rows layer-major, x = step
     assert "step" in fig.axes[0].get_xlabel() and "layer" in fig.axes[0].get_ylabel()
-    fig = plotting.plot_layer_activity(series)
+    fig = figures.plot_layer_activity(series)
     np.testing.assert_allclose(
         fig.axes[0].lines[0].get_ydata(), layer_mean_activity(series), rtol=1e-5
     )
-    fig = plotting.plot_autocorrelation_by_layer(series)
+    fig = figures.plot_autocorrelation_by_layer(series)
     assert "autocorrelation" in fig.axes[0].get_ylabel()
     plt.close("all")
 
@@ -603,6 +597,6 @@ def test_sample_generations_and_summary(recorded):
     assert summary["n_tokens_total"] == len(PROMPTS) * N_STEPS
     assert (summary["n_layers"], summary["n_heads"]) == (2, 4)
     assert summary["seconds"] == 2.5
-    rho = lag1_autocorrelation(series.values).mean(axis=0)
+    rho = lag_correlation(series.values, 1, axis=-3).mean(axis=0)
     assert summary["mean_lag1_autocorrelation"] == pytest.approx(float(rho.mean()))
     assert summary["most_persistent_layer"] == int(np.argmax(rho.mean(axis=1)))

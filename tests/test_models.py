@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from synergy_utils import models
-from synergy_utils.architectures import UnsupportedArchitectureError, head_layout
-from synergy_utils.models import ModelLoadError, load_model
+from synergy_utils.lm import loading as models
+from synergy_utils.lm.architectures import UnsupportedArchitectureError, head_layout
+from synergy_utils.lm.loading import ModelLoadError, load_model
 
 from .conftest import make_tiny_llama
 

@@ -8,22 +8,28 @@ import math
 import numpy as np
 import pytest
 
-from synergy_utils import phase
-from synergy_utils.phase import (
+from synergy_utils.report import prose, verdicts
+from synergy_utils.report.verdicts import transition_verdict
+from synergy_utils.stages import phase
+from synergy_utils.stages.phase import null_band, order_parameters, parse_levels
+from synergy_utils.stats.fits import (
     accuracy_statistics,
     fit_linear,
     fit_logistic,
     fit_transition,
     level_statistics,
     logistic,
-    null_band,
-    order_parameters,
-    parse_levels,
-    transition_verdict,
-    wilson_interval,
 )
+from synergy_utils.stats.resampling import wilson_interval
 
 LEVELS = np.arange(1, 9, dtype=float)
+
+
+def _verdict(result):
+    """The claim-3 rule applied to an :func:`phase.analyse_sweep` result."""
+    return transition_verdict(result["fit"], result["null"], result["order"]["variance"])
+
+
 PLANTED_MIDPOINT = 4.5
 
 
@@ -68,7 +74,7 @@ def test_planted_sigmoid_is_found_and_its_midpoint_covered():
     assert LEVELS[0] < lo < hi < LEVELS[-1]
     assert abs(verdict["critical_difficulty"]["value"] - PLANTED_MIDPOINT) < 0.5
     assert fit["jump"]["value"] == pytest.approx(0.4, abs=0.1)
-    assert fit["delta_bic"] > phase.DELTA_BIC_THRESHOLD
+    assert fit["delta_bic"] > verdicts.DELTA_BIC_THRESHOLD
 
 
 def test_bootstrap_ci_covers_planted_midpoint_in_most_replicates():
@@ -195,7 +201,7 @@ def test_verdict_passes_when_every_criterion_holds():
     verdict = transition_verdict(_fit(), NULL, CHI_PEAK_AT_5)
     assert verdict["supported"]
     assert verdict["critical_difficulty"] == {"value": 4.5, "ci": [4.0, 5.0]}
-    assert str(phase.DELTA_BIC_THRESHOLD).rstrip("0").rstrip(".") in verdict["rule"]
+    assert str(verdicts.DELTA_BIC_THRESHOLD).rstrip("0").rstrip(".") in verdict["rule"]
 
 
 @pytest.mark.parametrize(
@@ -262,7 +268,7 @@ def test_parse_levels_and_level_prompts():
         parse_levels("a,b", "addition")
     prompts, tasks = phase.level_prompts("list_reversal", 4, 3, seed=2)
     assert len(prompts) == 3 and [t.prompt for t in tasks] == prompts
-    from synergy_utils.prompts import select_prompts
+    from synergy_utils.stages.prompts import select_prompts
 
     prompts, tasks = phase.level_prompts("categories", 2, 4)
     assert tasks is None
@@ -312,7 +318,7 @@ def test_sweep_end_to_end_on_a_tiny_model_with_cache(tmp_path, monkeypatch, one_
     assert ds["prompt"].sel(level=3).values.tolist() == expected
 
     # a second run reads every level from the cache without generating
-    import synergy_utils.extraction as extraction
+    import synergy_utils.lm.recording as extraction
 
     def refuse(*args, **kwargs):
         raise AssertionError("generated again despite the cache")
@@ -324,11 +330,13 @@ def test_sweep_end_to_end_on_a_tiny_model_with_cache(tmp_path, monkeypatch, one_
 
     result = phase.analyse_sweep(ds, n_bootstrap=50)
     assert result["null"] is not None and result["null"]["n_shuffles"] == 2
+    secondary = phase.analyse_sweep(ds, "middle_sts_share", n_bootstrap=50)
     summary = phase.phase_summary(
         ds,
         result,
-        secondary=phase.analyse_sweep(ds, "middle_sts_share", n_bootstrap=50),
-        random_result=result,
+        _verdict(result),
+        secondary=(secondary, _verdict(secondary)),
+        random_result=(result, _verdict(result)),
     )
     for key in (
         "family",
@@ -344,7 +352,7 @@ def test_sweep_end_to_end_on_a_tiny_model_with_cache(tmp_path, monkeypatch, one_
         assert key in summary
     assert summary["difficulty"] == [1.0, 2.0, 3.0, 4.0]
     assert len(summary["order_parameter"]) == 4
-    text = phase.verdict_paragraph(summary)
+    text = prose.transition_paragraph(summary)
     assert "addition" in text and "ΔBIC" in text
     assert ("no transition" in text) == (not summary["transition_supported"])
     assert phase.level_profiles(ds).shape == (4, 3)
@@ -365,10 +373,10 @@ def test_verdict_paragraph_reports_a_supported_transition():
         attrs={"family": "addition", "model": "synthetic"},
     )
     result = phase.analyse_sweep(ds, n_bootstrap=200)
-    summary = phase.phase_summary(ds, result)
+    summary = phase.phase_summary(ds, result, _verdict(result))
     assert summary["transition_supported"]
     assert summary["accuracy"][0]["mean"] == 1.0 and summary["accuracy"][-1]["mean"] == 0.0
-    text = phase.verdict_paragraph(summary)
+    text = prose.transition_paragraph(summary)
     assert "support a transition" in text
     assert f"{summary['critical_difficulty']['value']:.2f}" in text
 
@@ -380,7 +388,7 @@ def test_phase_figures_draw_from_an_analysis():
     import matplotlib.pyplot as plt
     import xarray as xr
 
-    from synergy_utils import plotting
+    from synergy_utils.report import figures_experiments
 
     ds = xr.Dataset(
         {
@@ -392,10 +400,10 @@ def test_phase_figures_draw_from_an_analysis():
     )
     result = phase.analyse_sweep(ds, n_bootstrap=50)
     figures = [
-        plotting.plot_phase_accuracy(result, family="addition"),
-        plotting.plot_order_parameter(result, random_result=result),
-        plotting.plot_susceptibility(result),
-        plotting.plot_level_profiles(np.random.default_rng(0).random((8, 6)), LEVELS),
+        figures_experiments.plot_phase_accuracy(result, family="addition"),
+        figures_experiments.plot_order_parameter(result, random_result=result),
+        figures_experiments.plot_susceptibility(result),
+        figures_experiments.plot_level_profiles(np.random.default_rng(0).random((8, 6)), LEVELS),
     ]
     for fig in figures:
         assert fig.axes and all(ax.get_xlabel() for ax in fig.axes[:1])

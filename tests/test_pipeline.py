@@ -9,7 +9,8 @@ import nbformat
 import pytest
 import yaml
 
-from synergy_utils import pipeline
+from synergy_utils import cli, pipeline
+from synergy_utils.notebooks import declared_parameters
 from synergy_utils.pipeline import ParameterError, check_value, parse_set_options, parse_value
 
 from .conftest import REPO
@@ -64,7 +65,7 @@ def test_check_value_widens_int_to_float_only():
 
 def test_unknown_parameter_fails_before_anything_runs(tmp_path: Path, capsys):
     out = tmp_path / "run"
-    code = pipeline.main(
+    code = cli.main(
         ["run", "--profile", "quick", "--out", str(out), "--project", str(REPO),
          "--set", "00_setup.no_such_param=1"]
     )  # fmt: skip
@@ -111,7 +112,7 @@ def test_source_notebooks_are_clean_and_typed(path: Path):
             assert cell.outputs == [] and cell.execution_count is None, "outputs not stripped"
     first = notebook.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
-    declared = pipeline.notebook_parameters(path)
+    declared = declared_parameters(path)
     assert "results_dir" in declared
     for name, info in declared.items():
         assert info["inferred_type_name"] not in ("None", ""), f"{name} has no type annotation"
@@ -152,7 +153,14 @@ def test_quick_profile_runs_every_notebook_and_builds_the_book(quick_run):
     provenance = summary["provenance"]
     assert provenance["status"] == "finished" and provenance["git_commit"] is not None
     assert set(provenance["seconds"]) == {p.stem for p in NOTEBOOKS}
-    assert summary["setup"]["layers"] == 30
+    assert summary["setup"]["n_layers"] == 30
     assert (html_dir / "index.html").exists()
     for path in NOTEBOOKS:
         assert (html_dir / "book" / "notebooks" / f"{path.stem}.html").exists()
+
+
+def test_results_inside_the_project_are_passed_as_relative_paths():
+    """No machine path reaches the executed notebooks, their provenance or the book."""
+    plan = pipeline.plan_run("quick", project_dir=REPO)
+    assert {item.parameters.get("results_dir") for item in plan} - {None} == {"results/quick"}
+    assert plan[0].output == REPO / "results" / "quick" / "notebooks" / "00_setup.ipynb"

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from synergy_utils.prompts import (
+from synergy_utils.stages.prompts import (
     CATEGORIES,
     CATEGORY_TITLES,
     PROMPTS,

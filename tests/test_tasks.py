@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from synergy_utils.tasks import (
+from synergy_utils.stages.tasks import (
     CATEGORY_FAMILY,
-    FAMILIES,
+    TASK_FAMILIES,
     Task,
     accuracy,
     check_answer,
@@ -74,14 +74,14 @@ SOLVERS = {
 
 
 def test_every_family_has_a_solver_and_six_levels():
-    assert set(SOLVERS) == set(FAMILIES)
-    for family in [*FAMILIES, CATEGORY_FAMILY]:
+    assert set(SOLVERS) == set(TASK_FAMILIES)
+    for family in [*TASK_FAMILIES, CATEGORY_FAMILY]:
         levels = difficulty_levels(family)
         assert len(levels) >= 6
         assert levels == sorted(set(levels))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", TASK_FAMILIES)
 def test_answers_match_an_independent_solution_and_difficulty_scales(family):
     for level in difficulty_levels(family):
         tasks = generate_tasks(family, level, N_PER_LEVEL, seed=3)
@@ -129,7 +129,7 @@ def test_reversal_never_a_palindrome():
             assert task.meta["items"] != task.meta["items"][::-1]
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", TASK_FAMILIES)
 def test_deterministic_per_seed_and_different_across_seeds(family):
     level = difficulty_levels(family)[2]
     first = generate_tasks(family, level, 8, seed=11)

@@ -1,6 +1,6 @@
 """The project's 60 prompts: 10 in each of six categories ordered by cognitive complexity.
 
-The categories follow the reference method (SCIENCE.md, Pipeline), from the simplest to the
+The categories follow the reference method (Urbina-Rodriguez et al. 2026), from simplest to
 most demanding: syntax and grammar correction < part-of-speech tagging < basic numerical
 reasoning < common-sense reasoning < abstract and creative thinking < emotional and social
 cognition. The prompt texts were written for this project.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import networkx as nx
@@ -11,18 +12,21 @@ import pytest
 import xarray as xr
 from scipy import stats as sps
 
-from synergy_utils import analysis as A
 from synergy_utils import phiid
+from synergy_utils.lm import interventions, loading
+from synergy_utils.report import prose, tables, verdicts
 from synergy_utils.results import netcdf_engine
+from synergy_utils.stages import controls, cores, graphs
+from synergy_utils.stats import nulls, resampling
 
-from .conftest import make_tiny_llama, make_tiny_tokenizer
+from .conftest import make_cores_section, make_tiny_llama, make_tiny_tokenizer
 
 
 @pytest.fixture(scope="module")
 def planted():
     """6 layers x 4 heads: crossed pairs in layers 2-3, a shared AR(1) driver elsewhere."""
-    values = A.planted_core_series(n_prompts=6, n_steps=100, n_layers=6, n_heads=4, seed=1)
-    return values, A.head_atom_scores(values, progress=False)
+    values = controls.planted_core_series(n_prompts=6, n_steps=100, n_layers=6, n_heads=4, seed=1)
+    return values, cores.head_atom_scores(values, progress=False)
 
 
 def _ar1_heads(phi: np.ndarray, n_prompts: int, n_steps: int, n_heads: int, seed: int):
@@ -65,13 +69,15 @@ def test_planted_synergistic_pairs_come_out_on_top(planted):
     assert {(int(rows[k]), int(cols[k])) for k in top} == planted_pairs
     # the crossed pair's population sts is 1.02 nats (SCIENCE.md table)
     assert sts[8, 9] == pytest.approx(1.0217, abs=0.15)
-    synergy = A.mean_head_scores(scores, "sts")
-    redundancy = A.mean_head_scores(scores, "rtr")
-    for method in A.GRADIENT_METHODS:
-        gradient = A.synergy_gradient(synergy, redundancy, method)
+    synergy = cores.mean_head_scores(scores, "sts")
+    redundancy = cores.mean_head_scores(scores, "rtr")
+    for method in cores.GRADIENT_METHODS:
+        gradient = cores.synergy_gradient(synergy, redundancy, method)
         top_heads = np.argsort(-gradient.reshape(-1))[:8]
         assert set(top_heads // 4) == {2, 3}, method
-        boot = A.bootstrap_profile(scores["sts"], scores["rtr"], method, n_boot=200, seed=0)
+        boot = cores.bootstrap_profile(
+            scores["sts"], scores["rtr"], method, n_bootstrap=200, seed=0
+        )
         assert boot["method"] == method
         assert set(np.argsort(-boot["profile"])[:2]) == {2, 3}
         assert boot["inverted_u_ci"][0] > 0.5
@@ -82,23 +88,23 @@ def test_nan_and_bad_input_are_clear_errors():
     values = np.zeros((2, 10, 3, 2))
     values[0, 5, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        A.head_atom_scores(values, progress=False)
+        cores.head_atom_scores(values, progress=False)
     with pytest.raises(ValueError, match="shape"):
-        A.head_atom_scores(np.zeros((10, 6)), progress=False)
+        cores.head_atom_scores(np.zeros((10, 6)), progress=False)
     with pytest.raises(ValueError, match="unknown atom"):
-        A.head_atom_scores(np.ones((1, 10, 2, 2)), atoms=("syn",), progress=False)
+        cores.head_atom_scores(np.ones((1, 10, 2, 2)), atoms=("syn",), progress=False)
 
 
 def test_constant_head_is_nan_and_counted():
     values = np.random.default_rng(0).standard_normal((2, 40, 3, 2))
     values[:, :, 1, 0] = 3.0
     with pytest.warns(RuntimeWarning, match="degenerate"):
-        scores = A.head_atom_scores(values, progress=False)
+        scores = cores.head_atom_scores(values, progress=False)
     assert np.isnan(scores["sts"].sel(layer=1, head=0)).all()
     assert np.isfinite(scores["sts"].sel(layer=0)).all()
     assert scores.attrs["n_degenerate_pairs"] == 2 * 5
-    gradient = A.synergy_gradient(
-        A.mean_head_scores(scores, "sts"), A.mean_head_scores(scores, "rtr")
+    gradient = cores.synergy_gradient(
+        cores.mean_head_scores(scores, "sts"), cores.mean_head_scores(scores, "rtr")
     )
     assert np.isnan(gradient[1, 0]) and np.isfinite(np.delete(gradient.reshape(-1), 2)).all()
 
@@ -109,31 +115,31 @@ def test_constant_head_is_nan_and_counted():
 def test_gradient_ranks_with_ties_match_scipy():
     synergy = np.array([[0.3, 0.1, 0.3], [0.2, 0.2, 0.5]])
     redundancy = np.array([[0.1, 0.1, 0.4], [0.0, 0.4, 0.4]])
-    luppi = A.synergy_gradient(synergy, redundancy, "luppi")
+    luppi = cores.synergy_gradient(synergy, redundancy, "luppi")
     expected = sps.rankdata(synergy.ravel()) - sps.rankdata(redundancy.ravel())
     np.testing.assert_array_equal(luppi.ravel(), expected)
     assert luppi[0, 0] == 4.5 - 2.5  # tied ranks averaged
-    diff = A.synergy_gradient(synergy, redundancy, "diff")
+    diff = cores.synergy_gradient(synergy, redundancy, "diff")
     np.testing.assert_array_equal(diff.ravel(), sps.rankdata((synergy - redundancy).ravel()))
     # the batched version used by the bootstrap agrees row by row
     rng = np.random.default_rng(0)
     s, r = rng.integers(0, 4, (5, 12)).astype(float), rng.integers(0, 4, (5, 12)).astype(float)
-    for method in A.GRADIENT_METHODS:
-        rows = A._gradient_rows(s, r, method)
+    for method in cores.GRADIENT_METHODS:
+        rows = cores._gradient_rows(s, r, method)
         for k in range(5):
-            np.testing.assert_array_equal(rows[k], A.synergy_gradient(s[k], r[k], method))
-    assert A.DEFAULT_GRADIENT_METHOD == "luppi"
+            np.testing.assert_array_equal(rows[k], cores.synergy_gradient(s[k], r[k], method))
+    assert cores.DEFAULT_GRADIENT_METHOD == "luppi"
     with pytest.raises(ValueError, match="unknown gradient method"):
-        A.synergy_gradient(synergy, redundancy, "rank")
+        cores.synergy_gradient(synergy, redundancy, "rank")
     with pytest.raises(ValueError, match="shapes differ"):
-        A.synergy_gradient(synergy, redundancy[:, :2])
+        cores.synergy_gradient(synergy, redundancy[:, :2])
 
 
 def test_layer_profile_thirds_and_shape_statistics():
     gradient = np.array([[0.0, 0.0], [4.0, 6.0], [10.0, 10.0], [1.0, 3.0]])
-    np.testing.assert_allclose(A.layer_profile(gradient), [0.0, 0.5, 1.0, 0.2])
-    np.testing.assert_allclose(A.layer_depth(5), [0, 0.25, 0.5, 0.75, 1])
-    sizes = {n: tuple(s.stop - s.start for s in A.thirds(n)) for n in (3, 4, 5, 7, 18, 30)}
+    np.testing.assert_allclose(cores.layer_profile(gradient), [0.0, 0.5, 1.0, 0.2])
+    np.testing.assert_allclose(cores.layer_depth(5), [0, 0.25, 0.5, 0.75, 1])
+    sizes = {n: tuple(s.stop - s.start for s in cores.thirds(n)) for n in (3, 4, 5, 7, 18, 30)}
     assert sizes == {
         3: (1, 1, 1),
         4: (1, 2, 1),
@@ -143,26 +149,26 @@ def test_layer_profile_thirds_and_shape_statistics():
         30: (10, 10, 10),
     }
     profile = np.array([0.0, 0.5, 1.0, 0.2])  # middle {0.5, 1.0}, outer {0.0, 0.2}
-    assert A.inverted_u(profile) == pytest.approx(0.75 - 0.1)
-    np.testing.assert_allclose(A.inverted_u(np.stack([profile, 1 - profile])), [0.65, -0.65])
-    depth = A.layer_depth(9)
-    assert A.quadratic_curvature(1 + 2 * depth - 3 * depth**2) == pytest.approx(-3)
-    assert np.isnan(A.layer_profile(np.ones((4, 3)))).all()  # a flat profile has no scale
+    assert cores.inverted_u(profile) == pytest.approx(0.75 - 0.1)
+    np.testing.assert_allclose(cores.inverted_u(np.stack([profile, 1 - profile])), [0.65, -0.65])
+    depth = cores.layer_depth(9)
+    assert cores.quadratic_curvature(1 + 2 * depth - 3 * depth**2) == pytest.approx(-3)
+    assert np.isnan(cores.layer_profile(np.ones((4, 3)))).all()  # a flat profile has no scale
     with pytest.raises(ValueError, match="at least 3 layers"):
-        A.inverted_u(np.array([0.0, 1.0]))
+        cores.inverted_u(np.array([0.0, 1.0]))
 
 
 def test_bootstrap_is_seeded_and_brackets_the_estimate(planted):
     _, scores = planted
-    a = A.bootstrap_profile(scores["sts"], scores["rtr"], n_boot=100, seed=3)
-    b = A.bootstrap_profile(scores["sts"], scores["rtr"], n_boot=100, seed=3)
+    a = cores.bootstrap_profile(scores["sts"], scores["rtr"], n_bootstrap=100, seed=3)
+    b = cores.bootstrap_profile(scores["sts"], scores["rtr"], n_bootstrap=100, seed=3)
     np.testing.assert_array_equal(a["boot_inverted_u"], b["boot_inverted_u"])
     assert a["profile_ci"].shape == (6, 2) and a["boot_profiles"].shape == (100, 6)
     assert a["inverted_u_ci"][0] <= a["inverted_u"] <= a["inverted_u_ci"][1]
     # a replicate that draws every prompt once equals the point estimate
     weights = np.ones((1, 6))
-    syn = A._weighted_nanmean_rows(weights, scores["sts"].values.reshape(6, -1)) / 6 * 6
-    np.testing.assert_allclose(syn.reshape(6, 4), A.mean_head_scores(scores, "sts"))
+    syn = resampling.weighted_nanmean(weights, scores["sts"].values.reshape(6, -1))
+    np.testing.assert_allclose(syn.reshape(6, 4), cores.mean_head_scores(scores, "sts"))
 
 
 # --- controls -------------------------------------------------------------------------------
@@ -170,7 +176,7 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate(planted):
 
 def test_circular_shift_rolls_each_series():
     values = np.random.default_rng(0).standard_normal((2, 15, 3, 2))
-    shifted = A.circular_shift(values, seed=4)
+    shifted = nulls.circular_shift(values, seed=4)
     for p in range(2):
         for layer in range(3):
             for head in range(2):
@@ -180,55 +186,59 @@ def test_circular_shift_rolls_each_series():
 
 def test_null_band_contains_pure_noise_profile():
     values = np.random.default_rng(3).standard_normal((4, 80, 9, 3))
-    scores = A.head_atom_scores(values, progress=False)
-    observed = A.bootstrap_profile(scores["sts"], scores["rtr"], n_boot=50)
-    null = A.circular_shift_null(values, n_shuffles=40, seed=1, progress=False)
+    scores = cores.head_atom_scores(values, progress=False)
+    observed = cores.bootstrap_profile(scores["sts"], scores["rtr"], n_bootstrap=50)
+    null = cores.circular_shift_null(values, n_shuffles=40, seed=1, progress=False)
     assert null["band"].shape == (9, 2) and null["null_profiles"].shape == (40, 9)
-    assert A.fraction_inside(observed["profile"], null["band"]) >= 8 / 9
-    assert A.fraction_inside(A.layer_means(observed["gradient"]), null["band_raw"]) >= 8 / 9
-    assert A.null_p_value(observed["inverted_u"], null["null_inverted_u"]) > 0.05
+    assert cores.fraction_inside(observed["profile"], null["band"]) >= 8 / 9
+    assert cores.fraction_inside(cores.layer_means(observed["gradient"]), null["band_raw"]) >= 8 / 9
+    assert nulls.empirical_p_value(observed["inverted_u"], null["null_inverted_u"]) > 0.05
 
 
 def test_null_absorbs_an_autocorrelation_inverted_u():
     """Independent heads whose persistence peaks mid-depth: MMI gives an 'inverted U' of
-    synergy that the circular-shift null reproduces, so the verdict is 'not supported'."""
+    synergy that the circular-shift null reproduces, so the claim is not supported."""
     phi = 0.1 + 0.8 * np.sin(np.pi * np.arange(9) / 8)
     values = _ar1_heads(phi, n_prompts=4, n_steps=80, n_heads=3, seed=2)
-    scores = A.head_atom_scores(values, progress=False)
-    boot = A.bootstrap_profile(scores["sts"], scores["rtr"], "diff", n_boot=100)
+    scores = cores.head_atom_scores(values, progress=False)
+    boot = cores.bootstrap_profile(scores["sts"], scores["rtr"], "diff", n_bootstrap=100)
     assert boot["inverted_u_ci"][0] > 0  # the artefact looks like an inverted U ...
-    null = A.circular_shift_null(values, n_shuffles=20, seed=0, method="diff", progress=False)
-    p_null = A.null_p_value(boot["inverted_u"], null["null_inverted_u"])
+    null = cores.circular_shift_null(values, n_shuffles=20, seed=0, method="diff", progress=False)
+    p_null = nulls.empirical_p_value(boot["inverted_u"], null["null_inverted_u"])
     assert p_null > 0.05  # ... but no more than in series with the timing destroyed
-    baseline = A.independent_baseline(scores)
+    baseline = controls.independent_baseline(scores)
     assert baseline["pair_pearson"] > 0.9 and baseline["ratio"] == pytest.approx(1, abs=0.25)
-    stats = {
-        "inverted_u": A.interval(boot["inverted_u"], boot["inverted_u_ci"]),
-        "null_p_value": p_null,
-        "baseline_corr": baseline["pair_pearson"],
-    }
-    assert "not supported" in A.verdict_paragraph(stats)
+    est = resampling.interval(boot["inverted_u"], boot["inverted_u_ci"])
+    section = make_cores_section(
+        est["value"],
+        est["ci_low"],
+        est["ci_high"],
+        p_null=p_null,
+        baseline_r=baseline["pair_pearson"],
+    )
+    assert verdicts.core_verdict(section) != "supported"
+    assert "does not beat the null" in prose.core_paragraph(section)
 
 
 def test_independent_baseline_matches_two_min_self_information():
     values = _ar1_heads(np.array([0.9, 0.5, 0.7]), n_prompts=3, n_steps=2000, n_heads=1, seed=5)
-    scores = A.head_atom_scores(values, progress=False)
-    a = A.self_information(values[0].reshape(2000, 3))
+    scores = cores.head_atom_scores(values, progress=False)
+    a = phiid.self_information(values[0].reshape(2000, 3))
     assert a[0] == pytest.approx(-0.5 * math.log(1 - 0.81), abs=0.08)
     expected = 2 * np.minimum(a[:, None], a[None, :])
     np.testing.assert_allclose(
         scores["sts_baseline_matrix"].values[0, 1],
-        np.mean([2 * min(*A.self_information(v.reshape(2000, 3))[:2]) for v in values]),
+        np.mean([2 * min(*phiid.self_information(v.reshape(2000, 3))[:2]) for v in values]),
         rtol=1e-10,
     )
     # observed sts of independent series is close to 2 min(a_x, a_y)
     assert scores["sts_matrix"].values[0, 2] == pytest.approx(expected[0, 2], abs=0.1)
-    assert A.independent_baseline(scores)["ratio"] == pytest.approx(1, abs=0.15)
+    assert controls.independent_baseline(scores)["ratio"] == pytest.approx(1, abs=0.15)
 
 
 def test_tdmi_normalised_is_share_of_tdmi(planted):
     _, scores = planted
-    shares = A.tdmi_normalised(scores)
+    shares = controls.tdmi_normalised(scores)
     np.testing.assert_allclose(shares["sts"], scores["sts"] / scores["tdmi"])
     assert float(shares["sts"].max()) <= 1.0 + 1e-9
 
@@ -238,10 +248,10 @@ def test_split_half_rho_is_one_for_duplicated_prompts(planted):
     one = scores["sts"].isel(prompt=[0]).values
     red = scores["rtr"].isel(prompt=[0]).values
     duplicated_s, duplicated_r = np.repeat(one, 8, axis=0), np.repeat(red, 8, axis=0)
-    result = A.split_half_rho(duplicated_s, duplicated_r, seed=0, n_splits=5)
+    result = controls.split_half_rho(duplicated_s, duplicated_r, seed=0, n_splits=5)
     assert result["rho"] == pytest.approx(1.0) and result["spearman_brown"] == pytest.approx(1)
     assert result["method"] == "luppi"
-    real = A.split_half_rho(scores["sts"], scores["rtr"], "diff", seed=0)
+    real = controls.split_half_rho(scores["sts"], scores["rtr"], "diff", seed=0)
     assert 0.5 < real["rho"] <= 1 and real["method"] == "diff"
 
 
@@ -249,7 +259,7 @@ def test_syn_red_correlation_matches_scipy():
     rng = np.random.default_rng(1)
     s = rng.standard_normal((5, 4))
     r = 0.5 * s + rng.standard_normal((5, 4))
-    result = A.syn_red_correlation(s, r)
+    result = controls.syn_red_correlation(s, r)
     ref = sps.pearsonr(s.ravel(), r.ravel())
     assert result["r"] == pytest.approx(ref.statistic)
     ci = ref.confidence_interval(0.95)
@@ -267,7 +277,7 @@ def test_graph_metrics_match_networkx_on_the_thresholded_graph():
         m[a, b] = m[b, a] = 1.0
     m[2, 3] = m[3, 2] = 0.5
     np.fill_diagonal(m, np.nan)
-    result = A.graph_metrics(m, top_fraction=7 / 15, seed=0)
+    result = graphs.graph_metrics(m, top_fraction=7 / 15, seed=0)
     graph = nx.Graph()
     graph.add_nodes_from(range(6))
     graph.add_weighted_edges_from(
@@ -301,14 +311,14 @@ def test_graph_metrics_match_networkx_on_the_thresholded_graph():
     assert result["efficiency_weighted"] == pytest.approx(sum(1 / d for d in lengths.values()) / 15)
     # the triangles are the obvious modules; a complete graph has none
     assert result["modularity"] > 0.3
-    assert A.graph_metrics(np.ones((5, 5)), top_fraction=1.0)["modularity"] == pytest.approx(0)
+    assert graphs.graph_metrics(np.ones((5, 5)), top_fraction=1.0)["modularity"] == pytest.approx(0)
 
 
 def test_compare_graphs_names_both(planted):
     _, scores = planted
-    graphs = A.compare_graphs(scores["sts_matrix"], scores["rtr_matrix"], seed=0)
-    assert graphs["synergy"]["n_edges"] == graphs["redundancy"]["n_edges"] == round(0.1 * 276)
-    assert isinstance(graphs["synergy_more_efficient"], bool)
+    result = graphs.compare_graphs(scores["sts_matrix"], scores["rtr_matrix"], seed=0)
+    assert result["synergy"]["n_edges"] == result["redundancy"]["n_edges"] == round(0.1 * 276)
+    assert isinstance(result["synergy_more_efficient"], bool)
 
 
 # --- model controls -------------------------------------------------------------------------
@@ -319,22 +329,23 @@ def test_model_copies_leave_the_original_alone():
 
     model = make_tiny_llama(seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    noisy = A.randomised_model(model, seed=1, noise_std=10.0)
+    noisy = interventions.randomised_model(model, seed=1, noise_std=10.0)
     weight = "model.layers.0.self_attn.q_proj.weight"
     delta = noisy.state_dict()[weight] - before[weight]
     assert float(delta.std()) == pytest.approx(10.0, rel=0.1)
-    again = A.randomised_model(model, seed=1, noise_std=10.0)
+    again = interventions.randomised_model(model, seed=1, noise_std=10.0)
     assert torch.equal(again.state_dict()[weight], noisy.state_dict()[weight])
-    perturbed = A.perturbed_model(model, relative_std=0.1, seed=0)
+    perturbed = interventions.perturbed_model(model, relative_std=0.1, seed=0)
     delta = perturbed.state_dict()[weight] - before[weight]
     assert float(delta.std()) == pytest.approx(0.1 * float(before[weight].std()), rel=0.15)
     norm = "model.layers.0.input_layernorm.weight"  # all ones: zero spread, left unchanged
     assert torch.equal(perturbed.state_dict()[norm], before[norm])
-    fresh = A.reinitialised_model(model, seed=2)
+    fresh = interventions.reinitialised_model(model, seed=2)
     assert type(fresh) is type(model) and fresh.config.to_dict() == model.config.to_dict()
     assert not torch.equal(fresh.state_dict()[weight], before[weight])
     assert torch.equal(
-        A.reinitialised_model(model, seed=2).state_dict()[weight], fresh.state_dict()[weight]
+        interventions.reinitialised_model(model, seed=2).state_dict()[weight],
+        fresh.state_dict()[weight],
     )
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
@@ -343,12 +354,43 @@ def test_model_copies_leave_the_original_alone():
 # --- outputs and words ----------------------------------------------------------------------
 
 
-def test_result_files_and_summary(planted, tmp_path):
-    from synergy_utils.results import merge_summary, read_json
+def _section(values, scores, *, n_shuffles=5, model_controls=None):
+    """The ``cores`` section of the planted system, as the chapter builds it."""
+    boot = cores.bootstrap_profile(scores["sts"], scores["rtr"], n_bootstrap=50)
+    other = cores.bootstrap_profile(scores["sts"], scores["rtr"], "diff", n_bootstrap=50)
+    null = cores.circular_shift_null(values, n_shuffles=n_shuffles, progress=False)
+    synergy = cores.mean_head_scores(scores, "sts")
+    redundancy = cores.mean_head_scores(scores, "rtr")
+    shares = controls.tdmi_normalised(scores)
+    section = controls.cores_section(
+        model="planted",
+        scores=scores,
+        boot=boot,
+        other_boot=other,
+        null=null,
+        syn_red=controls.syn_red_correlation(synergy, redundancy),
+        split_half=controls.split_half_rho(scores["sts"], scores["rtr"]),
+        baseline=controls.independent_baseline(scores),
+        graphs=graphs.compare_graphs(scores["sts_matrix"], scores["rtr_matrix"]),
+        tdmi_boot=cores.bootstrap_profile(shares["sts"], shares["rtr"], n_bootstrap=20),
+        discrete_boot=controls.analyse_values(values, estimator="discrete", n_bootstrap=20),
+        model_controls=model_controls or {},
+        control_prompts=[0, 1, 2],
+        provenance={"parameters": {"seed": 0}},
+    )
+    return section, boot, null
 
-    _, scores = planted
-    synergy, redundancy = A.mean_head_scores(scores, "sts"), A.mean_head_scores(scores, "rtr")
-    table = A.head_scores_table(synergy, redundancy)
+
+def test_result_files_and_summary(planted, tmp_path):
+    from synergy_utils.results import save_dataset, save_table
+    from synergy_utils.summary import read_summary, write_section
+
+    values, scores = planted
+    synergy, redundancy = (
+        cores.mean_head_scores(scores, "sts"),
+        cores.mean_head_scores(scores, "rtr"),
+    )
+    table = cores.head_scores_table(synergy, redundancy)
     assert list(table.columns) == [
         "layer",
         "head",
@@ -358,150 +400,121 @@ def test_result_files_and_summary(planted, tmp_path):
         "gradient_diff",
     ]
     assert len(table) == 24 and table.loc[5, "layer"] == 1 and table.loc[5, "head"] == 1
-    A.write_head_scores(tmp_path, table, {"parameters": {}})
+    save_table(table, tmp_path / "head_scores.csv", {"parameters": {}})
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / "head_scores.csv"), table, check_dtype=False
     )
-    boot = A.bootstrap_profile(scores["sts"], scores["rtr"], n_boot=20)
-    null = A.circular_shift_null(
-        np.zeros((1, 10, 3, 2))
-        + np.arange(10)[None, :, None, None]
-        + np.random.default_rng(0).standard_normal((1, 10, 3, 2)),
-        n_shuffles=2,
-        progress=False,
-    )
-    null["band"] = np.zeros((6, 2))  # shape only matters here
-    null["null_profiles"] = np.zeros((2, 6))
-    ds = A.cores_dataset(
-        scores, boot, null, extra_profiles={"reinitialised": np.zeros(6)}, provenance={"seed": 0}
-    )
-    A.write_cores_dataset(tmp_path, ds)
+    assert (tmp_path / "head_scores.provenance.json").exists()
+    section, boot, null = _section(values, scores, n_shuffles=2)
+    ds = cores.cores_dataset(scores, boot, null, extra_profiles={"reinitialised": np.zeros(6)})
+    save_dataset(ds, tmp_path / "cores.nc", {"seed": 0})
     with xr.open_dataset(tmp_path / "cores.nc", engine=netcdf_engine()) as back:
         assert back.attrs["gradient_method"] == "luppi"
         assert back["profile_reinitialised"].size == 6
+        assert json.loads(back.attrs["provenance"]) == {"seed": 0}
         np.testing.assert_allclose(back["sts_matrix"], scores["sts_matrix"])
-    graphs = A.compare_graphs(scores["sts_matrix"], scores["rtr_matrix"])
-    summary = A.cores_summary(
-        model="planted",
-        boot=boot,
-        null=null,
-        syn_red=A.syn_red_correlation(synergy, redundancy),
-        split_half=A.split_half_rho(scores["sts"], scores["rtr"]),
-        graphs=graphs,
-        random_models={"reinitialised": boot},
+    section.verdict = verdicts.core_verdict(section)
+    write_section(tmp_path, "cores", section)
+    written = read_summary(tmp_path).cores
+    assert len(written.layer_profile) == 6
+    assert written.inverted_u.value == pytest.approx(boot["inverted_u"])
+    assert written.method == "luppi" and written.null.n_shuffles == 2
+    assert written.graphs.synergy.efficiency == pytest.approx(section.graphs.synergy.efficiency)
+    assert written.verdict == section.verdict
+
+
+def test_one_claim_1_rule_with_three_outcomes():
+    assert verdicts.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.01)) == "supported"
+    assert verdicts.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.4)) == "inconclusive"
+    assert (
+        verdicts.core_verdict(make_cores_section(0.4, 0.2, 0.6)) == "inconclusive"
+    )  # no null: not supported
+    assert verdicts.core_verdict(make_cores_section(0.1, -0.1, 0.3, p_null=0.01)) == "inconclusive"
+    assert (
+        verdicts.core_verdict(make_cores_section(-0.4, -0.6, -0.2, p_null=0.01)) == "not supported"
     )
-    merge_summary(tmp_path, summary)
-    written = read_json(tmp_path / "summary.json")
-    for key in (
-        "model",
-        "layer_profile",
-        "inverted_u",
-        "syn_red_corr",
-        "split_half_rho",
-        "null_profile_band",
-        "graph",
-        "random_model_profile",
-        "cores",
-    ):
-        assert key in written, key
-    assert len(written["layer_profile"]) == 6
-    assert set(written["inverted_u"]) >= {"value", "ci_low", "ci_high"}
-    assert written["cores"]["gradient_method"] == "luppi"
-    assert set(written["graph"]["synergy"]) >= {"efficiency", "modularity"}
-
-
-def _stats(value, low, high, **extra):
-    return {"inverted_u": {"value": value, "ci_low": low, "ci_high": high}, **extra}
 
 
 def test_verdict_paragraph_follows_the_numbers():
-    yes = A.verdict_paragraph(
-        _stats(
+    from synergy_utils.summary import Estimate, ModelControl
+
+    untrained = ModelControl("reinitialised", 20, [], Estimate(-0.1, -0.2, 0.0), None, None)
+    yes = prose.core_paragraph(
+        make_cores_section(
             0.4,
             0.2,
             0.6,
-            null_p_value=0.01,
-            model="M",
-            n_prompts=60,
-            split_half_rho=0.9,
-            syn_red_corr=-0.5,
-            random_model_inverted_u={"reinitialised copy": -0.1},
+            p_null=0.01,
+            rho=0.9,
+            syn_red_r=-0.5,
+            model_controls={"reinitialised copy": untrained},
         )
     )
     assert "supported" in yes and "not supported" not in yes
     assert "On M, with 60 prompts and the luppi gradient" in yes
     assert "0.40 above" in yes and "0.20" in yes
     assert "negatively correlated" in yes and "architecture alone" in yes
-    spans_zero = A.verdict_paragraph(_stats(0.1, -0.1, 0.3, null_p_value=0.01))
-    assert "not supported" in spans_zero and "includes zero" in spans_zero
-    u_shape = A.verdict_paragraph(_stats(-0.4, -0.6, -0.2))
+    assert "reliable head ranking" in yes
+    spans_zero = prose.core_paragraph(make_cores_section(0.1, -0.1, 0.3, p_null=0.01))
+    assert "inconclusive" in spans_zero and "includes zero" in spans_zero
+    u_shape = prose.core_paragraph(make_cores_section(-0.4, -0.6, -0.2))
     assert "not supported" in u_shape and "U rather than" in u_shape and "0.40 below" in u_shape
-    within_null = A.verdict_paragraph(
-        _stats(0.4, 0.2, 0.6, null_p_value=0.4, syn_red_corr=0.8, baseline_corr=0.95)
+    within_null = prose.core_paragraph(
+        make_cores_section(0.4, 0.2, 0.6, p_null=0.4, syn_red_r=0.8, baseline_r=0.95)
     )
-    assert "not supported" in within_null and "circular-shift null" in within_null
+    assert "inconclusive" in within_null and "circular-shift null" in within_null
     assert "positively correlated" in within_null and "autocorrelation" in within_null
-    assert A.inverted_u_verdict(_stats(0.4, 0.2, 0.6)) == "supported"  # no null run
-    assert "no circular-shift null was run" in A.verdict_paragraph(_stats(0.4, 0.2, 0.6))
-
-
-def test_collect_stats_feeds_table_and_verdict(planted):
-    values, scores = planted
-    boot = A.bootstrap_profile(scores["sts"], scores["rtr"], n_boot=50)
-    other = A.bootstrap_profile(scores["sts"], scores["rtr"], "diff", n_boot=50)
-    null = A.circular_shift_null(values, n_shuffles=5, progress=False)
-    synergy, redundancy = A.mean_head_scores(scores, "sts"), A.mean_head_scores(scores, "rtr")
-    control = A.analyse_values(values[:3], n_boot=20)
-    stats = A.collect_stats(
-        model="planted",
-        boot=boot,
-        other_boot=other,
-        null=null,
-        tdmi_boot=A.bootstrap_profile(*A.tdmi_normalised(scores).data_vars.values(), n_boot=20),
-        baseline=A.independent_baseline(scores),
-        split_half=A.split_half_rho(scores["sts"], scores["rtr"]),
-        syn_red=A.syn_red_correlation(synergy, redundancy),
-        graphs=A.compare_graphs(scores["sts_matrix"], scores["rtr_matrix"]),
-        random_models={"reinitialised copy": control},
-        other_models={"perturbed copy": control},
-        discrete_boot=A.analyse_values(values, estimator="discrete", n_boot=20),
-        n_prompts=6,
+    assert "no circular-shift null was run" in prose.core_paragraph(
+        make_cores_section(0.4, 0.2, 0.6)
     )
-    assert stats["null_p_value"] == pytest.approx(1 / 6)  # beats all 5 shuffles
-    assert stats["other_method"]["null_p_value"] == pytest.approx(1 / 6)
-    assert -1 <= stats["null_profile_corr"] <= 1
-    same = A.null_for_method(null, "luppi")
+
+
+def test_cores_section_feeds_table_and_verdict(planted):
+    values, scores = planted
+    control = controls.analyse_values(values[:3], n_bootstrap=20)
+    section, boot, null = _section(
+        values,
+        scores,
+        model_controls={
+            "reinitialised copy": {"kind": "reinitialised", "result": control},
+            "perturbed copy": {"kind": "perturbed", "result": control},
+        },
+    )
+    assert section.null.p_value == pytest.approx(1 / 6)  # beats all 5 shuffles
+    assert section.other_method.null_p_value == pytest.approx(1 / 6)
+    assert -1 <= section.null.profile_corr <= 1
+    same = cores.null_for_method(null, "luppi")
     np.testing.assert_allclose(same["null_inverted_u"], null["null_inverted_u"])
     np.testing.assert_allclose(same["band"], null["band"])
-    assert set(stats["random_model_inverted_u"]) == {"reinitialised copy"}
-    table = A.controls_table(stats)
+    table = tables.controls_table(section)
     assert list(table.columns) == ["control", "value", "ci_low", "ci_high", "reading"]
     assert len(table) == 13 and table["reading"].str.len().min() > 5
     assert table.loc[0, "value"] == pytest.approx(boot["inverted_u"])
     assert "luppi" in table.loc[0, "control"] and "diff" in table.loc[1, "control"]
-    text = A.verdict_paragraph(stats)
-    assert ("not supported" in text) == (A.inverted_u_verdict(stats) == "not supported")
+    verdict = verdicts.core_verdict(section)
+    text = prose.core_paragraph(section)
+    assert f"claimed inverted U is {verdict}" in text
     assert "reinitialised copy" in text and "perturbed copy" not in text
-    comparison = A.model_comparison_table({"all": {**boot, "scores": scores}, "half": control})
+    comparison = tables.model_comparison_table({"all": {**boot, "scores": scores}, "half": control})
     assert comparison["prompts"].tolist() == [6, 3]
+    rows = tables.verdict_rows(__import__("synergy_utils.summary").summary.Summary(cores=section))
+    assert rows[0][3] == verdict  # the landing page applies the same rule
 
 
 def test_control_prompts_and_re_recording_on_a_tiny_model(tmp_path):
-    from synergy_utils.extraction import record_head_series
+    from synergy_utils.lm.recording import record_head_series, record_like
 
-    np.testing.assert_array_equal(A.control_prompt_indices(60, 4), [0, 20, 39, 59])
-    np.testing.assert_array_equal(A.control_prompt_indices(3, 5), [0, 1, 2])
+    np.testing.assert_array_equal(controls.control_prompt_indices(60, 4), [0, 20, 39, 59])
+    np.testing.assert_array_equal(controls.control_prompt_indices(3, 5), [0, 1, 2])
     model, tokenizer = make_tiny_llama(seed=0), make_tiny_tokenizer()
     prompts = [("numerical", "a b c"), ("pos_tagging", "d e"), ("numerical", "f g h i")]
     series = record_head_series(model, tokenizer, prompts, 12, template="base", progress=False)
-    copy = A.reinitialised_model(model, seed=1)
-    again = A.record_control_series(
-        copy, tokenizer, series, [0, 2], cache_dir=tmp_path, progress=False
-    )
+    copy = interventions.reinitialised_model(model, seed=1)
+    again = record_like(series, copy, tokenizer, [0, 2], cache_dir=tmp_path)
     assert again.values.shape == (2, 12, 2, 4)
     assert again.prompts == [series.prompts[0], series.prompts[2]]
     assert again.metadata["template"] == "base" and again.metadata["reduction"] == "l2"
-    same = A.record_control_series(model, tokenizer, series, [1], progress=False)
+    same = record_like(series, model, tokenizer, [1])
     np.testing.assert_allclose(same.values[0], series.values[1], rtol=1e-5, atol=1e-6)
-    assert A.model_available(None) in (True, False)
-    assert not A.model_available(str(tmp_path / "no-such-model"))
+    assert loading.model_available(None) in (True, False)
+    assert not loading.model_available(str(tmp_path / "no-such-model"))

@@ -1,6 +1,6 @@
 """Where each model family keeps its attention heads.
 
-One table, :data:`FAMILIES`, maps a Hugging Face ``config.model_type`` to the attribute
+One table, :data:`MODEL_FAMILIES`, maps a Hugging Face ``config.model_type`` to the attribute
 paths of the decoder layers, the attention module, its output projection (whose *input* is
 the concatenation of the per-head attention outputs, the site we record and ablate) and its
 query projection. Supporting a new family means adding one row here.
@@ -28,7 +28,7 @@ class Family:
 
 _LLAMA_LIKE = Family("model.layers", "self_attn", "o_proj", "q_proj")
 
-FAMILIES: dict[str, Family] = {
+MODEL_FAMILIES: dict[str, Family] = {
     "llama": _LLAMA_LIKE,
     "mistral": _LLAMA_LIKE,
     "qwen2": _LLAMA_LIKE,
@@ -44,7 +44,7 @@ FAMILIES: dict[str, Family] = {
 
 
 class UnsupportedArchitectureError(ValueError):
-    """The model's family is not in :data:`FAMILIES`."""
+    """The model's family is not in :data:`MODEL_FAMILIES`."""
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,14 @@ def family_of(model: nn.Module) -> Family:
 def family_for_config(config: Any) -> Family:
     """The :class:`Family` row for a model config; a clear error when there is none."""
     model_type = getattr(config, "model_type", None)
-    if model_type not in FAMILIES:
-        supported = ", ".join(sorted(FAMILIES))
+    if model_type not in MODEL_FAMILIES:
+        supported = ", ".join(sorted(MODEL_FAMILIES))
         raise UnsupportedArchitectureError(
             f"model_type {model_type!r} is not supported. Supported families: {supported}. "
-            "To add one, add a row to synergy_utils.architectures.FAMILIES naming the decoder "
-            "layers, the attention module and its output and query projections."
+            "To add one, add a row to synergy_utils.lm.architectures.MODEL_FAMILIES naming the "
+            "decoder layers, the attention module and its output and query projections."
         )
-    return FAMILIES[model_type]
+    return MODEL_FAMILIES[model_type]
 
 
 def head_layout(model: nn.Module) -> HeadLayout:
@@ -172,3 +172,23 @@ def head_output_weight_norms(model: nn.Module) -> torch.Tensor:
                 for layer in range(layout.n_layers)
             ]
         )
+
+
+def model_overview(model: nn.Module, tokenizer: Any) -> dict[str, Any]:
+    """The numbers of the setup chapter: family, size and attention layout of ``model``
+    (the fields of :class:`synergy_utils.summary.Setup` except the load time)."""
+    layout = head_layout(model)
+    family = family_of(model)
+    return {
+        "model": str(model.config.name_or_path),
+        "family": layout.model_type,
+        "n_parameters_millions": round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
+        "n_layers": layout.n_layers,
+        "n_heads": layout.n_heads,
+        "n_kv_heads": int(getattr(model.config, "num_key_value_heads", None) or layout.n_heads),
+        "head_dim": layout.head_dim,
+        "n_total_heads": layout.n_total,
+        "n_ordered_pairs": layout.n_total * (layout.n_total - 1),
+        "recording_site": f"input of {family.attention}.{family.out_proj}",
+        "chat_template": getattr(tokenizer, "chat_template", None) is not None,
+    }

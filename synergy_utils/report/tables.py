@@ -1,0 +1,371 @@
+"""Tables of the study: the landing page's verdict table, the controls of the cores chapter,
+model comparisons and sample generations.
+
+Every verdict and reading in a table comes from :mod:`synergy_utils.report.verdicts`, so a
+table and the paragraph next to it cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..summary import Cores, Estimate, Ratio, Summary
+from .verdicts import (
+    MISSING,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    ablation_verdict,
+    ci_reading,
+    core_verdict,
+    finite,
+    graph_verdict,
+    null_reading,
+    phase_verdict,
+    reliability_reading,
+    syn_red_reading,
+    untrained_estimates,
+    untrained_reading,
+)
+
+# --------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------
+
+
+def fmt_number(x: Any, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits ('–' for missing)."""
+    if not finite(x):
+        return "–"
+    x = float(x)
+    if x == 0:
+        return "0"
+    if abs(x) >= 10**digits or abs(x) < 10 ** -(digits + 1):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def fmt_estimate(est: Estimate | Ratio | None) -> str:
+    """``0.42 [0.31, 0.55]`` (value and interval) or '–'."""
+    if est is None or not finite(est.value):
+        return "–"
+    text = fmt_number(est.value)
+    if finite(est.ci_low) and finite(est.ci_high):
+        text += f" [{fmt_number(est.ci_low)}, {fmt_number(est.ci_high)}]"
+    return text
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub/MyST pipe table."""
+    lines = [
+        "| " + " | ".join(_cell(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# The landing page
+# --------------------------------------------------------------------------------------
+
+
+def _graph_estimate(summary: Summary) -> str:
+    if summary.cores is None:
+        return "–"
+    g = summary.cores.graphs
+    return (
+        f"efficiency syn {fmt_number(g.synergy.efficiency)} vs red "
+        f"{fmt_number(g.redundancy.efficiency)}; modularity syn "
+        f"{fmt_number(g.synergy.modularity)} vs red {fmt_number(g.redundancy.modularity)}"
+    )
+
+
+def _phase_estimate(summary: Summary) -> str:
+    phase = summary.phase
+    if phase is None:
+        return "–"
+    passed = sum(bool(c.get("passed")) for c in phase.criteria.values())
+    parts = [phase.family, f"{passed} of {len(phase.criteria)} criteria met"]
+    mid = phase.fit.get("midpoint") or {}
+    if finite(mid.get("value")):
+        ci = mid.get("ci") or [None, None]
+        parts.append(
+            f"midpoint {fmt_number(mid['value'])} [{fmt_number(ci[0])}, {fmt_number(ci[1])}]"
+        )
+    return "; ".join(parts)
+
+
+def _null_estimate(cores: Cores | None) -> str:
+    if cores is None or cores.null is None:
+        return "–"
+    null = cores.null
+    parts = [f"p = {fmt_number(null.p_value, 2)}"]
+    if finite(null.fraction_inside):
+        parts.append(f"{100 * null.fraction_inside:.0f} % of layers inside the band")
+    return "; ".join(parts)
+
+
+def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
+    """Rows ``(claim or control, measure, estimate [95 % CI], verdict)`` of the landing page.
+
+    A stage that did not run gives a "not run" row.
+    """
+    cores, ablation = summary.cores, summary.ablation
+    untrained = untrained_estimates(cores) if cores else {}
+    return [
+        (
+            "1 · Synergistic core in the middle layers",
+            "inverted-U statistic of the layer profile (> 0 claimed, and above the null)",
+            fmt_estimate(cores.inverted_u) if cores else "–",
+            core_verdict(cores) if cores else MISSING,
+        ),
+        (
+            "2 · Redundancy in early and late layers",
+            "synergy graph more efficient, redundancy graph more modular",
+            _graph_estimate(summary),
+            graph_verdict(cores.graphs if cores else None),
+        ),
+        (
+            "3 · Phase transition with task difficulty",
+            "middle-layer order parameter vs difficulty: all 4 transition criteria",
+            _phase_estimate(summary),
+            phase_verdict(summary.phase.transition_supported if summary.phase else None),
+        ),
+        (
+            "4 · Ablating synergistic heads is catastrophic",
+            "KL-curve area, synergy-first / random order (> 1 claimed)",
+            fmt_estimate(ablation.auc_ratio_synergy_random) if ablation else "–",
+            ablation_verdict(ablation),
+        ),
+        (
+            "Control · synergy vs redundancy",
+            "correlation of per-head synergy and redundancy",
+            fmt_estimate(_corr_estimate(cores)) if cores else "–",
+            syn_red_reading(cores.syn_red.r) if cores else MISSING,
+        ),
+        (
+            "Control · reliability",
+            "split-half Spearman ρ of head gradients",
+            fmt_number(cores.split_half.rho) if cores else "–",
+            reliability_reading(cores.split_half.rho) if cores else MISSING,
+        ),
+        (
+            "Control · circular-shift null",
+            "inverted U against circularly shifted series",
+            _null_estimate(cores),
+            null_reading(cores) if cores else MISSING,
+        ),
+        (
+            "Control · untrained model",
+            "inverted-U statistic of untrained copies of the model",
+            "; ".join(f"{k} {fmt_estimate(v)}" for k, v in untrained.items()) or "–",
+            untrained_reading(cores) if cores else MISSING,
+        ),
+    ]
+
+
+def _corr_estimate(cores: Cores) -> Estimate:
+    return Estimate(cores.syn_red.r, cores.syn_red.ci_low, cores.syn_red.ci_high)
+
+
+def verdict_table(summary: Summary) -> str:
+    """The landing page's verdict table (Markdown), verdicts in bold."""
+    rows = []
+    for claim, measure, estimate, verdict in verdict_rows(summary):
+        shown = f"**{verdict}**" if verdict in (SUPPORTED, NOT_SUPPORTED) else verdict
+        rows.append((claim, measure, estimate, shown))
+    return markdown_table(("Claim / control", "Measure", "Estimate [95 % CI]", "Verdict"), rows)
+
+
+# --------------------------------------------------------------------------------------
+# The cores chapter
+# --------------------------------------------------------------------------------------
+
+
+def _row(control: str, est: Estimate | None, reading: str, value: Any = None) -> dict[str, Any]:
+    if est is None:
+        est = Estimate(value)
+    return {
+        "control": control,
+        "value": est.value,
+        "ci_low": est.ci_low,
+        "ci_high": est.ci_high,
+        "reading": reading,
+    }
+
+
+def controls_table(cores: Cores) -> pd.DataFrame:
+    """One row per control of the ``cores`` section: value, interval and a plain reading."""
+    inv, other = cores.inverted_u, cores.other_method
+    other_p = (
+        f"; circular-shift null p = {fmt_number(other.null_p_value, 3)}"
+        if finite(other.null_p_value)
+        else ""
+    )
+    rows = [
+        _row(
+            f"inverted-U statistic ({cores.method} gradient; headline)",
+            inv,
+            ci_reading(inv.ci_low, inv.ci_high),
+        ),
+        _row(
+            f"inverted-U statistic ({other.method} gradient)",
+            other.inverted_u,
+            ci_reading(other.inverted_u.ci_low, other.inverted_u.ci_high) + other_p,
+        ),
+        _row(
+            "quadratic curvature of the profile (< 0: inverted U)",
+            cores.curvature,
+            _curvature_reading(cores.curvature),
+        ),
+    ]
+    if cores.null is not None:
+        rows.append(
+            _row(
+                f"circular-shift null ({cores.null.n_shuffles} shuffles): inverted-U statistic, "
+                "null mean and 95 % range",
+                cores.null.mean,
+                f"p = {fmt_number(cores.null.p_value, 3)}: {null_reading(cores)}",
+            )
+        )
+    rows += _control_rows(cores)
+    frame = pd.DataFrame(rows, columns=["control", "value", "ci_low", "ci_high", "reading"])
+    for column in ("value", "ci_low", "ci_high"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def _curvature_reading(curv: Estimate) -> str:
+    if finite(curv.ci_high) and curv.ci_high < 0:
+        return "concave (inverted U)"
+    if finite(curv.ci_low) and curv.ci_low > 0:
+        return "convex (U shape)"
+    return "interval includes 0"
+
+
+def _control_rows(cores: Cores) -> list[dict[str, Any]]:
+    t, b, g = cores.tdmi_normalised.inverted_u, cores.baseline, cores.graphs
+    rows = [
+        _row("inverted-U statistic, TDMI-normalised atoms", t, ci_reading(t.ci_low, t.ci_high)),
+        _row(
+            "pair sts vs independent baseline 2·min(a_x, a_y): Pearson r",
+            None,
+            (
+                "synergy largely tracks each head's autocorrelation"
+                if finite(b.pair_pearson) and b.pair_pearson > 0.7
+                else "synergy not mainly autocorrelation"
+            )
+            + f"; observed / baseline = {fmt_number(b.ratio)}",
+            value=b.pair_pearson,
+        ),
+        _row(
+            "split-half reliability of head gradients (Spearman ρ)",
+            None,
+            f"Spearman–Brown {fmt_number(cores.split_half.spearman_brown)}; "
+            + reliability_reading(cores.split_half.rho),
+            value=cores.split_half.rho,
+        ),
+        _row(
+            "synergy–redundancy correlation across heads (Pearson r)",
+            _corr_estimate(cores),
+            syn_red_reading(cores.syn_red.r),
+        ),
+    ]
+    for key, claim, winner in (
+        ("efficiency", "synergy graph more efficient", "synergy"),
+        ("modularity", "redundancy graph more modular", "redundancy"),
+    ):
+        loser = "redundancy" if winner == "synergy" else "synergy"
+        won, lost = getattr(getattr(g, winner), key), getattr(getattr(g, loser), key)
+        holds = finite(won) and finite(lost) and won > lost
+        rows.append(
+            _row(
+                f"graph {key}: synergy graph (redundancy graph)",
+                None,
+                f"redundancy graph {fmt_number(getattr(g.redundancy, key))}; "
+                f"claim '{claim}': {'holds' if holds else 'fails'}",
+                value=getattr(g.synergy, key),
+            )
+        )
+    for label, control in cores.model_controls.items():
+        est = control.inverted_u
+        reading = control.skipped or ci_reading(est.ci_low, est.ci_high)
+        rows.append(
+            _row(f"inverted-U statistic, {label} ({control.n_prompts} prompts)", est, reading)
+        )
+    d = cores.discrete.inverted_u
+    rows.append(
+        _row(
+            "inverted-U statistic, binarised (discrete) estimator",
+            d,
+            ci_reading(d.ci_low, d.ci_high),
+        )
+    )
+    return rows
+
+
+def model_comparison_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per model or condition from :func:`~synergy_utils.stages.controls.analyse_values`
+    results, side by side: prompts, layers, heads per layer, the inverted-U statistic with its
+    interval, curvature, synergy–redundancy r, split-half ρ and the baseline correlation."""
+    rows = []
+    for name, res in results.items():
+        n_prompts, n_layers, n_heads = (res["scores"].sizes[d] for d in ("prompt", "layer", "head"))
+        rows.append(
+            {
+                "model / condition": name,
+                "prompts": n_prompts,
+                "layers": n_layers,
+                "heads per layer": n_heads,
+                "gradient": res["method"],
+                "inverted-U": res["inverted_u"],
+                "ci_low": res["inverted_u_ci"][0],
+                "ci_high": res["inverted_u_ci"][1],
+                "curvature": res["curvature"],
+                "syn-red r": res.get("syn_red_corr"),
+                "split-half rho": res.get("split_half_rho"),
+                "baseline r": res.get("baseline_corr"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# The extraction chapter
+# --------------------------------------------------------------------------------------
+
+
+def sample_generations(series: Any, per_category: int = 2, max_chars: int = 160) -> pd.DataFrame:
+    """A table of prompts and their generated text: the first ``per_category`` of each category.
+
+    Columns ``prompt_index``, ``category``, ``prompt`` and ``generated`` (texts longer than
+    ``max_chars`` are cut and end in "…"; newlines shown as "⏎").
+    """
+
+    def clip(text: str) -> str:
+        text = text.replace("\n", " ⏎ ").strip()
+        return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+    categories = series.categories or [""] * series.n_prompts
+    seen: dict[str, int] = {}
+    rows = []
+    for index, category in enumerate(categories):
+        if seen.get(category, 0) >= per_category:
+            continue
+        seen[category] = seen.get(category, 0) + 1
+        rows.append(
+            {
+                "prompt_index": index,
+                "category": category,
+                "prompt": clip(series.prompts[index]),
+                "generated": clip(series.texts[index]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["prompt_index", "category", "prompt", "generated"])
