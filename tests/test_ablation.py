@@ -16,7 +16,7 @@ import xarray as xr
 from synergy_utils import results
 from synergy_utils.lm import decoding, interventions, teacher_forcing
 from synergy_utils.lm.architectures import head_layout, output_projections
-from synergy_utils.report import prose
+from synergy_utils.report import claims
 from synergy_utils.stages import ablation
 from synergy_utils.stats import resampling
 
@@ -516,19 +516,19 @@ def _summary_with_ratio(low, value, high, accuracy=()):
 
 
 def test_verdict_states_support_null_and_reversal():
-    above = prose.ablation_paragraph(_summary_with_ratio(1.2, 1.5, 1.8))
+    above = claims.ablation_paragraph(_summary_with_ratio(1.2, 1.5, 1.8))
     assert "as the causal claim predicts" in above and "1.50" in above
-    null = prose.ablation_paragraph(_summary_with_ratio(0.8, 1.0, 1.3))
+    null = claims.ablation_paragraph(_summary_with_ratio(0.8, 1.0, 1.3))
     assert "not supported" in null and "null result" in null and "smoke test" not in null
     small = _summary_with_ratio(0.8, 1.0, 1.3)
     small["n_prompts"] = 4
-    assert "smoke test" in prose.ablation_paragraph(small)
+    assert "smoke test" in claims.ablation_paragraph(small)
     small["auc_ratio_redundancy_random"] = {"value": 0.5, "ci_low": 0.3, "ci_high": 0.8}
-    assert "less damaging than random removal" in prose.ablation_paragraph(small)
-    below = prose.ablation_paragraph(_summary_with_ratio(0.5, 0.6, 0.8))
+    assert "less damaging than random removal" in claims.ablation_paragraph(small)
+    below = claims.ablation_paragraph(_summary_with_ratio(0.5, 0.6, 0.8))
     assert "opposite" in below
     row = {"n_tasks": 40, "n_draws": 1, "wilson_low": 0.0, "wilson_high": 0.09}
-    floor = prose.ablation_paragraph(
+    floor = claims.ablation_paragraph(
         _summary_with_ratio(
             1.2, 1.5, 1.8, [{"mode": "none", "group": "intact", "accuracy": 0.0, **row}]
         )
@@ -553,7 +553,7 @@ def test_verdict_states_support_null_and_reversal():
         }
         for m, g, a, lo, hi in groups
     ]
-    text = prose.ablation_paragraph(_summary_with_ratio(1.2, 1.5, 1.8, rows))
+    text = claims.ablation_paragraph(_summary_with_ratio(1.2, 1.5, 1.8, rows))
     assert "hurts more than random" in text and "relative std 0.5" in text
     assert "synergistic core 10 %, random 50 %, redundant core 55 %" in text
     assert "on 25 % of the heads" in text
@@ -699,10 +699,10 @@ def test_plots_draw():
     import matplotlib
 
     matplotlib.use("Agg")
-    from synergy_utils.report import figures_experiments
+    from synergy_utils.report import figures_ablation
 
     curves = synthetic_curves(noise=0.2)
-    fig = figures_experiments.plot_ablation_curves(curves)
+    fig = figures_ablation.plot_ablation_curves(curves)
     assert len(fig.axes) == 2
     table = pd.DataFrame(
         [
@@ -717,5 +717,5 @@ def test_plots_draw():
             {"mode": "zero", "group": "random", "accuracy": 0.4, "ci_low": 0.3, "ci_high": 0.5},
         ]
     )
-    fig = figures_experiments.plot_ablation_accuracy(table)
+    fig = figures_ablation.plot_ablation_accuracy(table)
     assert fig.axes[0].get_ylabel()

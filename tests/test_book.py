@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from synergy_utils.report import book, runinfo, tables, verdicts
+from synergy_utils.report import book, claims, runinfo, tables, verdicts
 from synergy_utils.summary import (
     SCHEMA_VERSION,
     Estimate,
@@ -252,7 +252,7 @@ def test_the_landing_page_and_the_chapter_use_one_rule_per_claim():
         },
     )
     rows = {r[0]: r for r in tables.verdict_rows(Summary(cores=cores))}
-    assert rows["1 · Synergistic core in the middle layers"][3] == verdicts.core_verdict(cores)
+    assert rows["1 · Synergistic core in the middle layers"][3] == claims.core_verdict(cores)
     reliability = rows["Control · reliability"][3]
     assert reliability == verdicts.reliability_reading(0.75) == "moderately reliable head ranking"
     assert reliability in tables.controls_table(cores).to_string()
@@ -279,8 +279,8 @@ def test_the_landing_page_and_the_chapter_use_one_rule_per_claim():
     ],
 )
 def test_graph_verdict_needs_both_halves_of_the_claim(flags, verdict):
-    assert verdicts.graph_verdict(make_cores_section(0.1, 0.0, 0.2, graphs=flags).graphs) == verdict
-    assert verdicts.graph_verdict(None) == verdicts.MISSING
+    assert claims.graph_verdict(make_cores_section(0.1, 0.0, 0.2, graphs=flags).graphs) == verdict
+    assert claims.graph_verdict(None) == verdicts.MISSING
 
 
 # --- notebooks: box, hidden cells, figures ---------------------------------------------

@@ -14,7 +14,7 @@ from scipy import stats as sps
 
 from synergy_utils import phiid
 from synergy_utils.lm import interventions, loading
-from synergy_utils.report import prose, tables, verdicts
+from synergy_utils.report import claims, tables
 from synergy_utils.results import netcdf_engine
 from synergy_utils.stages import controls, cores, graphs
 from synergy_utils.stats import nulls, resampling
@@ -216,8 +216,8 @@ def test_null_absorbs_an_autocorrelation_inverted_u():
         p_null=p_null,
         baseline_r=baseline["pair_pearson"],
     )
-    assert verdicts.core_verdict(section) != "supported"
-    assert "does not beat the null" in prose.core_paragraph(section)
+    assert claims.core_verdict(section) != "supported"
+    assert "does not beat the null" in claims.core_paragraph(section)
 
 
 def test_independent_baseline_matches_two_min_self_information():
@@ -413,7 +413,7 @@ def test_result_files_and_summary(planted, tmp_path):
         assert back["profile_reinitialised"].size == 6
         assert json.loads(back.attrs["provenance"]) == {"seed": 0}
         np.testing.assert_allclose(back["sts_matrix"], scores["sts_matrix"])
-    section.verdict = verdicts.core_verdict(section)
+    section.verdict = claims.core_verdict(section)
     write_section(tmp_path, "cores", section)
     written = read_summary(tmp_path).cores
     assert len(written.layer_profile) == 6
@@ -424,14 +424,14 @@ def test_result_files_and_summary(planted, tmp_path):
 
 
 def test_one_claim_1_rule_with_three_outcomes():
-    assert verdicts.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.01)) == "supported"
-    assert verdicts.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.4)) == "inconclusive"
+    assert claims.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.01)) == "supported"
+    assert claims.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.4)) == "inconclusive"
     assert (
-        verdicts.core_verdict(make_cores_section(0.4, 0.2, 0.6)) == "inconclusive"
+        claims.core_verdict(make_cores_section(0.4, 0.2, 0.6)) == "inconclusive"
     )  # no null: not supported
-    assert verdicts.core_verdict(make_cores_section(0.1, -0.1, 0.3, p_null=0.01)) == "inconclusive"
+    assert claims.core_verdict(make_cores_section(0.1, -0.1, 0.3, p_null=0.01)) == "inconclusive"
     assert (
-        verdicts.core_verdict(make_cores_section(-0.4, -0.6, -0.2, p_null=0.01)) == "not supported"
+        claims.core_verdict(make_cores_section(-0.4, -0.6, -0.2, p_null=0.01)) == "not supported"
     )
 
 
@@ -439,7 +439,7 @@ def test_verdict_paragraph_follows_the_numbers():
     from synergy_utils.summary import Estimate, ModelControl
 
     untrained = ModelControl("reinitialised", 20, [], Estimate(-0.1, -0.2, 0.0), None, None)
-    yes = prose.core_paragraph(
+    yes = claims.core_paragraph(
         make_cores_section(
             0.4,
             0.2,
@@ -455,16 +455,16 @@ def test_verdict_paragraph_follows_the_numbers():
     assert "0.40 above" in yes and "0.20" in yes
     assert "negatively correlated" in yes and "architecture alone" in yes
     assert "reliable head ranking" in yes
-    spans_zero = prose.core_paragraph(make_cores_section(0.1, -0.1, 0.3, p_null=0.01))
+    spans_zero = claims.core_paragraph(make_cores_section(0.1, -0.1, 0.3, p_null=0.01))
     assert "inconclusive" in spans_zero and "includes zero" in spans_zero
-    u_shape = prose.core_paragraph(make_cores_section(-0.4, -0.6, -0.2))
+    u_shape = claims.core_paragraph(make_cores_section(-0.4, -0.6, -0.2))
     assert "not supported" in u_shape and "U rather than" in u_shape and "0.40 below" in u_shape
-    within_null = prose.core_paragraph(
+    within_null = claims.core_paragraph(
         make_cores_section(0.4, 0.2, 0.6, p_null=0.4, syn_red_r=0.8, baseline_r=0.95)
     )
     assert "inconclusive" in within_null and "circular-shift null" in within_null
     assert "positively correlated" in within_null and "autocorrelation" in within_null
-    assert "no circular-shift null was run" in prose.core_paragraph(
+    assert "no circular-shift null was run" in claims.core_paragraph(
         make_cores_section(0.4, 0.2, 0.6)
     )
 
@@ -491,8 +491,8 @@ def test_cores_section_feeds_table_and_verdict(planted):
     assert len(table) == 13 and table["reading"].str.len().min() > 5
     assert table.loc[0, "value"] == pytest.approx(boot["inverted_u"])
     assert "luppi" in table.loc[0, "control"] and "diff" in table.loc[1, "control"]
-    verdict = verdicts.core_verdict(section)
-    text = prose.core_paragraph(section)
+    verdict = claims.core_verdict(section)
+    text = claims.core_paragraph(section)
     assert f"claimed inverted U is {verdict}" in text
     assert "reinitialised copy" in text and "perturbed copy" not in text
     comparison = tables.model_comparison_table({"all": {**boot, "scores": scores}, "half": control})

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from synergy_utils.report import prose, verdicts
-from synergy_utils.report.verdicts import transition_verdict
+from synergy_utils.report import claims
+from synergy_utils.report.claims import transition_verdict
 from synergy_utils.stages import phase
 from synergy_utils.stages.phase import null_band, order_parameters, parse_levels
 from synergy_utils.stats.fits import (
@@ -74,7 +74,7 @@ def test_planted_sigmoid_is_found_and_its_midpoint_covered():
     assert LEVELS[0] < lo < hi < LEVELS[-1]
     assert abs(verdict["critical_difficulty"]["value"] - PLANTED_MIDPOINT) < 0.5
     assert fit["jump"]["value"] == pytest.approx(0.4, abs=0.1)
-    assert fit["delta_bic"] > verdicts.DELTA_BIC_THRESHOLD
+    assert fit["delta_bic"] > claims.transition.DELTA_BIC_THRESHOLD
 
 
 def test_bootstrap_ci_covers_planted_midpoint_in_most_replicates():
@@ -201,7 +201,7 @@ def test_verdict_passes_when_every_criterion_holds():
     verdict = transition_verdict(_fit(), NULL, CHI_PEAK_AT_5)
     assert verdict["supported"]
     assert verdict["critical_difficulty"] == {"value": 4.5, "ci": [4.0, 5.0]}
-    assert str(verdicts.DELTA_BIC_THRESHOLD).rstrip("0").rstrip(".") in verdict["rule"]
+    assert str(claims.transition.DELTA_BIC_THRESHOLD).rstrip("0").rstrip(".") in verdict["rule"]
 
 
 @pytest.mark.parametrize(
@@ -352,7 +352,7 @@ def test_sweep_end_to_end_on_a_tiny_model_with_cache(tmp_path, monkeypatch, one_
         assert key in summary
     assert summary["difficulty"] == [1.0, 2.0, 3.0, 4.0]
     assert len(summary["order_parameter"]) == 4
-    text = prose.transition_paragraph(summary)
+    text = claims.transition_paragraph(summary)
     assert "addition" in text and "ΔBIC" in text
     assert ("no transition" in text) == (not summary["transition_supported"])
     assert phase.level_profiles(ds).shape == (4, 3)
@@ -376,7 +376,7 @@ def test_verdict_paragraph_reports_a_supported_transition():
     summary = phase.phase_summary(ds, result, _verdict(result))
     assert summary["transition_supported"]
     assert summary["accuracy"][0]["mean"] == 1.0 and summary["accuracy"][-1]["mean"] == 0.0
-    text = prose.transition_paragraph(summary)
+    text = claims.transition_paragraph(summary)
     assert "support a transition" in text
     assert f"{summary['critical_difficulty']['value']:.2f}" in text
 
@@ -388,7 +388,7 @@ def test_phase_figures_draw_from_an_analysis():
     import matplotlib.pyplot as plt
     import xarray as xr
 
-    from synergy_utils.report import figures_experiments
+    from synergy_utils.report import figures_phase
 
     ds = xr.Dataset(
         {
@@ -400,10 +400,10 @@ def test_phase_figures_draw_from_an_analysis():
     )
     result = phase.analyse_sweep(ds, n_bootstrap=50)
     figures = [
-        figures_experiments.plot_phase_accuracy(result, family="addition"),
-        figures_experiments.plot_order_parameter(result, random_result=result),
-        figures_experiments.plot_susceptibility(result),
-        figures_experiments.plot_level_profiles(np.random.default_rng(0).random((8, 6)), LEVELS),
+        figures_phase.plot_phase_accuracy(result, family="addition"),
+        figures_phase.plot_order_parameter(result, random_result=result),
+        figures_phase.plot_susceptibility(result),
+        figures_phase.plot_level_profiles(np.random.default_rng(0).random((8, 6)), LEVELS),
     ]
     for fig in figures:
         assert fig.axes and all(ax.get_xlabel() for ax in fig.axes[:1])

@@ -13,17 +13,14 @@ from typing import Any
 import pandas as pd
 
 from ..summary import Cores, Estimate, Ratio, Summary
+from .claims import ablation_verdict, core_verdict, graph_verdict, phase_verdict
 from .verdicts import (
     MISSING,
     NOT_SUPPORTED,
     SUPPORTED,
-    ablation_verdict,
     ci_reading,
-    core_verdict,
     finite,
-    graph_verdict,
     null_reading,
-    phase_verdict,
     reliability_reading,
     syn_red_reading,
     untrained_estimates,

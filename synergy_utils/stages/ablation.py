@@ -16,7 +16,7 @@ Two experiments, both built on :func:`synergy_utils.lm.interventions.ablated`:
   perturbed, with confidence intervals over tasks and random draws (:func:`accuracy_table`).
 
 :func:`ablation_summary` collects the headline numbers for ``summary.json``; the claim-4
-rule and its wording live in :mod:`synergy_utils.report.verdicts`.
+rule and its wording live in :mod:`synergy_utils.report.claims`.
 """
 
 from __future__ import annotations

@@ -481,7 +481,7 @@ def cores_section(
     """Every number of the synergistic-cores chapter as the typed ``cores`` section.
 
     The verdict fields are left empty: the claim-1 rule of
-    :mod:`synergy_utils.report.verdicts` fills them from these numbers.
+    :mod:`synergy_utils.report.claims` fills them from these numbers.
     """
     return Cores(
         model=model,

@@ -21,7 +21,7 @@ scores, not from scores averaged over prompts, so that they have an across-promp
 over prompts, its across-prompt variance (*susceptibility*) and the task accuracy with a
 Wilson CI; against difficulty, a logistic and a straight line compared by BIC
 (:mod:`synergy_utils.stats.fits`) and a circular-shift null band. The claim-3 rule that
-turns these numbers into a verdict is :func:`synergy_utils.report.verdicts.transition_verdict`.
+turns these numbers into a verdict is :func:`synergy_utils.report.claims.transition_verdict`.
 """
 
 from __future__ import annotations
@@ -458,7 +458,7 @@ def phase_summary(
     Args:
         result: the primary order parameter's analysis.
         verdict: the claim-3 rule applied to it
-            (:func:`synergy_utils.report.verdicts.transition_verdict`).
+            (:func:`synergy_utils.report.claims.transition_verdict`).
         secondary: (analysis, verdict) of the other order parameter, reported beside it.
         random_result: (analysis, verdict) of the same order parameter on the randomised
             model's sweep.
