@@ -1,20 +1,22 @@
-"""Speed of the all-pairs ΦID estimator against per-pair loops, measured in the same run.
+"""Speed of the all-pairs ΦID engine, each row against baselines measured in the same run.
 
 Run from the repository root::
 
-    python benchmarks/bench_phiid.py                          # BLAS on 1 thread (see below)
-    python benchmarks/bench_phiid.py --blas-threads default   # BLAS as the environment sets
+    python benchmarks/bench_phiid.py              # all rows (about two minutes here)
+    python benchmarks/bench_phiid.py --quick      # N = 270 rows and a short null only
+    python benchmarks/bench_phiid.py --skip-large # without N = 5,120
 
-BLAS runs on one thread by default here: on this machine's 2 shared cores, OpenBLAS's worker
-threads make the correlation products several times slower whenever other jobs are running.
-A second, quick pass with the environment's default BLAS threads is printed at the end.
+Baselines: (a) the numpy engine (``engine="numpy"``: the vectorised MMI closed form the
+package had before the compiled engine, kept as the reference), and (b) a per-pair loop of
+local multivariate-normal densities in the style of the published toolbox (the slow
+references of the tests, timed on a few pairs and extrapolated to all ordered pairs).
 
-Prints a markdown table. Cases: all ordered pairs of N = 270 nodes (SmolLM2-135M's heads)
-with T = 100 against two per-pair loops timed on a subset of pairs and extrapolated (the
-toolbox-style loop with local multivariate-normal densities from the tests, and a loop over
-``phiid_pair``); N = 1,152 (Qwen3-8B's heads); N = 5,120 (a 70B model) with its peak memory.
-Times are the minimum over repeats (the machine is shared; the median is printed too), with
-the process CPU time beside them.
+BLAS runs on one thread (``--blas-threads``): on a machine whose few cores are shared with
+other jobs, BLAS worker threads make the products several times slower. The engine picks
+numba's "workqueue" threading layer itself unless told otherwise (see docs/engine.md);
+``--omp-wait PASSIVE`` sets OMP_WAIT_POLICY, which keeps numba's OpenMP layer instead.
+Times are the minimum over repeats (the median is printed beside it), with the process
+CPU time.
 """
 
 from __future__ import annotations
@@ -23,49 +25,46 @@ import argparse
 import os
 import sys
 
-if __name__ == "__main__":  # BLAS reads its thread count once, when numpy is imported
+if __name__ == "__main__":  # thread settings are read when the libraries load
     _args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     _args.add_argument("--blas-threads", default="1", help="a number, or 'default'")
+    _args.add_argument("--omp-wait", default="default", help="OMP_WAIT_POLICY (e.g. PASSIVE)")
     _args.add_argument("--skip-large", action="store_true", help="skip N = 5,120")
-    _args.add_argument("--quick", action="store_true", help="only N = 270 and 1,152, fast path")
+    _args.add_argument("--quick", action="store_true", help="N = 270 and a short null only")
     ARGS = _args.parse_args()
-    _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    ORIGINAL_ENV = {var: os.environ.get(var) for var in _BLAS_VARS}
     if ARGS.blas_threads != "default":
-        for _var in _BLAS_VARS:
+        for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[_var] = str(int(ARGS.blas_threads))
+    if ARGS.omp_wait != "default":
+        os.environ["OMP_WAIT_POLICY"] = ARGS.omp_wait
 
 import importlib.util  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from synergy_utils.phiid import phiid_pair, phiid_pairwise  # noqa: E402
+from synergy_utils.phiid import phiid_pairwise, phiid_pairwise_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+NULL_SELECT = ("sts", "rtr", "phi_wms")
 
 
-def load_reference() -> Callable:
-    """The slow obvious per-pair implementation of the tests (scipy densities per step)."""
-    spec = importlib.util.spec_from_file_location("test_phiid", ROOT / "tests" / "test_phiid.py")
+def load_test_module(name: str):
+    """A test module (for its slow per-pair references), with the repository on the path."""
+    sys.path.insert(0, str(ROOT))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.reference_pair
+    return module
 
 
-def timed(func: Callable[[], object], repeats: int) -> tuple[float, float, float]:
-    """(min wall, median wall, min CPU) seconds over ``repeats`` calls, after one warm-up.
-
-    CPU time (this process, all threads) is less affected by other jobs on a shared machine;
-    with several BLAS threads it can exceed the wall time.
-    """
-    func()
+def timed(func: Callable[[], object], repeats: int, warmup: bool = True) -> tuple[float, ...]:
+    """(min wall, median wall, min CPU) seconds over ``repeats`` calls."""
+    if warmup:
+        func()
     wall, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -75,163 +74,163 @@ def timed(func: Callable[[], object], repeats: int) -> tuple[float, float, float
     return min(wall), float(np.median(wall)), min(cpu)
 
 
-def series(n_steps: int, n_nodes: int, seed: int = 0) -> np.ndarray:
-    """(T, N) float32 series with shared slow components, like head norms."""
+def series(n_steps: int, n_nodes: int, seed: int = 0, n_items: int | None = None) -> np.ndarray:
+    """(T, N) (or (B, T, N)) float32 series with shared slow components, like head norms."""
     rng = np.random.default_rng(seed)
-    shared = np.cumsum(rng.normal(size=(n_steps, 8)), axis=0) * 0.1
+    shape = (n_items or 1, n_steps)
+    shared = np.cumsum(rng.normal(size=shape + (8,)), axis=1) * 0.1
     loadings = rng.normal(size=(8, n_nodes))
-    return (shared @ loadings + rng.normal(size=(n_steps, n_nodes))).astype(np.float32)
+    x = (shared @ loadings + rng.normal(size=shape + (n_nodes,))).astype(np.float32)
+    return x if n_items else x[0]
 
 
-def per_pair_seconds(
-    x: np.ndarray, func: Callable, n_pairs: int, seed: int = 1
-) -> tuple[float, float]:
-    """Mean (wall, CPU) seconds per ordered pair of ``func(src, trg)`` over random pairs."""
-    rng = np.random.default_rng(seed)
+def per_pair_seconds(x: np.ndarray, func: Callable, n_pairs: int) -> float:
+    """Mean wall seconds per ordered pair of ``func(src, trg)`` over random pairs."""
+    rng = np.random.default_rng(1)
     pairs = [tuple(rng.choice(x.shape[1], 2, replace=False)) for _ in range(n_pairs)]
     func(x[:, 0], x[:, 1])
-    start, start_cpu = time.perf_counter(), time.process_time()
+    start = time.perf_counter()
     for i, j in pairs:
         func(x[:, i], x[:, j])
-    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    return wall / n_pairs, cpu / n_pairs
+    return (time.perf_counter() - start) / n_pairs
 
 
-def peak_memory(func: Callable[[], object]) -> tuple[float, int]:
-    """(seconds, peak bytes allocated through Python/numpy) of one traced call."""
-    tracemalloc.start()
-    start = time.perf_counter()
-    result = func()
-    seconds = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    del result
-    return seconds, peak
-
-
-def fmt_time(seconds: float) -> str:
+def fmt(seconds: float) -> str:
     if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
+        return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
+        return f"{seconds * 1e3:.2f} ms"
+    if seconds < 600:
+        return f"{seconds:.2f} s"
+    return f"{seconds / 60:.1f} min"
 
 
-def quick(threads: str) -> None:
-    """Only the vectorised path at N = 270 and 1,152 (for the default-BLAS comparison)."""
-    for n, repeats in ((270, 20), (1152, 3)):
-        x = series(100, n, seed=0 if n == 270 else 2)
-        wall, med, cpu = timed(lambda x=x: phiid_pairwise(x), repeats)
-        print(
-            f"| all pairs, vectorised, OpenBLAS threads: {threads} | {n:,} | {fmt_time(wall)} "
-            f"(median {fmt_time(med)}) | {fmt_time(cpu)} | {fmt_time(wall / (n * (n - 1)))} "
-            "|  |  |"
+def ratio(baseline: float, ours: float) -> str:
+    return f"{baseline / ours:,.0f}×" if baseline / ours >= 10 else f"{baseline / ours:.1f}×"
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, ...]] = []
+
+    def add(self, case, n, ours, numpy_s, loop_s, goal, note=""):
+        wall, med, cpu = ours
+        self.rows.append(
+            (
+                case,
+                f"{n:,}",
+                f"{fmt(wall)} (median {fmt(med)}, CPU {fmt(cpu)})",
+                f"{fmt(numpy_s)}: {ratio(numpy_s, wall)}" if numpy_s else "",
+                f"{fmt(loop_s)}: {ratio(loop_s, wall)}" if loop_s else "",
+                goal,
+                note,
+            )
         )
 
+    def print(self) -> None:
+        header = (
+            "case",
+            "N",
+            "compiled engine (min over repeats)",
+            "(a) numpy engine: ratio",
+            "(b) per-pair local-density loop (extrapolated): ratio",
+            "goal",
+            "note",
+        )
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join(["---"] * len(header)) + "|")
+        for row in self.rows:
+            print("| " + " | ".join(row) + " |")
 
-def main(skip_large: bool = False) -> None:
+
+def main(quick: bool, skip_large: bool) -> None:
+    import numba
+
     warnings.simplefilter("error")  # clean data must not produce degenerate pairs
-    reference = load_reference()
-    rows = []
-
-    def add(case, n, wall, cpu, per_pair, speedup="", memory=""):
-        rows.append((case, f"{n:,}", wall, cpu, per_pair, speedup, memory))
-
+    mmi_ref = load_test_module("test_phiid").reference_pair
+    ccs_ref = load_test_module("test_phiid_ccs").ccs_reference_pair
+    table = Table()
     n = 270
-    x270 = series(100, n)
+    x = series(100, n)
     ordered = n * (n - 1)
-    fast_wall, fast_med, fast_cpu = timed(lambda: phiid_pairwise(x270), repeats=30)
-    add(
-        "all pairs, vectorised (`phiid_pairwise`)",
-        n,
-        f"{fmt_time(fast_wall)} (median {fmt_time(fast_med)})",
-        fmt_time(fast_cpu),
-        fmt_time(fast_wall / ordered),
-        "1×",
-    )
-    loops = [
-        ("per-pair loop, local densities (toolbox-style, from the tests; 20 pairs)", reference, 20),
-        ("per-pair loop of `phiid_pair` (300 pairs)", phiid_pair, 300),
-    ]
-    speedups = []
-    for name, func, n_pairs in loops:
-        x = x270.astype(np.float64) if func is reference else x270
-        wall, cpu = per_pair_seconds(x, func, n_pairs)
-        speedups.append((wall * ordered / fast_wall, cpu * ordered / fast_cpu))
-        add(
-            name,
+    x64 = x.astype(np.float64)
+    loop_mmi = per_pair_seconds(x64, mmi_ref, 20 if quick else 40) * ordered
+    loop_ccs = per_pair_seconds(x64, ccs_ref, 10 if quick else 30) * ordered
+    numpy_270 = timed(lambda: phiid_pairwise(x, engine="numpy"), 10 if quick else 30)[0]
+
+    ours = timed(lambda: phiid_pairwise(x), 10 if quick else 50)
+    table.add("MMI, all 16 atoms", n, ours, numpy_270, loop_mmi, "≥ 8× (a)")
+    ours = timed(lambda: phiid_pairwise(x, select=NULL_SELECT), 10 if quick else 50)
+    table.add("MMI, select sts, rtr, phi_wms", n, ours, numpy_270, loop_mmi, "")
+    ours = timed(lambda: phiid_pairwise(x, redundancy="ccs"), 5 if quick else 15)
+    table.add("CCS, all 16 atoms", n, ours, numpy_270, loop_ccs, "≥ 2,000× (b)", "(a) computes MMI")
+
+    # the surrogate null: K = 200 surrogates x 60 prompts = 12,000 prompt-level calls
+    n_prompts, calls = 60, 12_000
+    stack = series(100, n, seed=5, n_items=n_prompts)
+    for redundancy, repeats, goal_s in (("mmi", 2 if quick else 5, 120), ("ccs", 1, 900)):
+        if quick and redundancy == "ccs":
+            stack_part = stack[:12]
+        else:
+            stack_part = stack
+        ours = timed(
+            lambda s=stack_part, r=redundancy: phiid_pairwise_stack(
+                s, redundancy=r, reduce=None, select=NULL_SELECT
+            ),
+            repeats,
+        )
+        per_call = ours[0] / len(stack_part)
+        total = per_call * calls
+        numpy_total = numpy_270 * calls if redundancy == "mmi" else None
+        loop = (loop_mmi if redundancy == "mmi" else loop_ccs) * calls
+        table.add(
+            f"null: {calls:,} prompt-level calls ({redundancy.upper()}, select 3), "
+            f"extrapolated from {repeats} × {len(stack_part)}",
             n,
-            f"{fmt_time(wall * ordered)} (extrapolated)",
-            fmt_time(cpu * ordered),
-            fmt_time(wall),
-            f"{speedups[-1][0]:,.0f}× / {speedups[-1][1]:,.0f}×",
+            tuple(v / len(stack_part) * calls for v in ours),
+            numpy_total,
+            loop,
+            f"≤ {fmt(goal_s)}: {'met' if total <= goal_s else 'NOT met'}",
+            f"{fmt(per_call)} per prompt-level call",
         )
 
-    n = 1152
-    x1152 = series(100, n, seed=2)
-    wall, med, cpu = timed(lambda: phiid_pairwise(x1152), repeats=5)
-    add(
-        "all pairs, vectorised",
-        n,
-        f"{fmt_time(wall)} (median {fmt_time(med)})",
-        fmt_time(cpu),
-        fmt_time(wall / (n * (n - 1))),
-        memory=f"result {16 * n**2 * 8 / 2**20:.0f} MiB",
-    )
+    if not quick:
+        n = 1152
+        x = series(100, n, seed=2)
+        numpy_s = timed(lambda: phiid_pairwise(x, engine="numpy"), 3)[0]
+        ours = timed(lambda: phiid_pairwise(x), 5)
+        loop = loop_mmi / ordered * n * (n - 1)
+        table.add("MMI, all 16 atoms", n, ours, numpy_s, loop, "")
 
-    if not skip_large:
+    if not (quick or skip_large):
         n = 5120
-        x5120 = series(100, n, seed=3)
-        wall, _, cpu = timed(lambda: phiid_pairwise(x5120), repeats=1)
-        _, peak = peak_memory(lambda: phiid_pairwise(x5120))
-        out_bytes = 16 * n * n * 8
-        add(
-            "all pairs, vectorised, chunked",
-            n,
-            fmt_time(wall),
-            fmt_time(cpu),
-            fmt_time(wall / (n * (n - 1))),
-            memory=f"peak {peak / 2**30:.2f} GiB = result {out_bytes / 2**30:.2f} GiB "
-            f"+ working {(peak - out_bytes) / 2**20:.0f} MiB",
-        )
+        x = series(100, n, seed=3)
+        loop = loop_mmi / ordered * n * (n - 1)
+        result_gib = 16 * n * n * 8 / 2**30
+        numpy_s = timed(lambda: phiid_pairwise(x, engine="numpy"), 1, warmup=False)[0]
+        ours = timed(lambda: phiid_pairwise(x), 2, warmup=False)
+        table.add(
+            "MMI, all 16 atoms", n, ours, numpy_s, loop, "≥ 5× (a), ≤ 0.5 s",
+            f"result {result_gib:.1f} GiB: writing it is the floor (see docs/engine.md)",
+        )  # fmt: skip
+        numpy_s = timed(lambda: phiid_pairwise(x, engine="numpy", select="sts"), 1, False)[0]
+        ours = timed(lambda: phiid_pairwise(x, select=NULL_SELECT), 2, warmup=False)
+        table.add(
+            "MMI, select sts, rtr, phi_wms", n, ours, numpy_s, loop, "",
+            "(a) with select='sts'",
+        )  # fmt: skip
 
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     load = os.getloadavg()
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(
-        f"\nΦID benchmark, T = 100 time steps: {os.cpu_count()} cores, numpy {np.__version__}, "
-        f"OpenBLAS threads: {threads}, load average at the end {load[0]:.1f} (1 min) / "
-        f"{load[1]:.1f} (5 min), max RSS {maxrss:.2f} GiB\n"
+        f"\nΦID benchmark, T = 100 time steps: {os.cpu_count()} cores, numba "
+        f"{numba.__version__} ({numba.get_num_threads()} threads, layer "
+        f"{numba.threading_layer()}), numpy {np.__version__}, BLAS threads "
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, OMP_WAIT_POLICY "
+        f"{os.environ.get('OMP_WAIT_POLICY', 'default')}; load average at the end "
+        f"{load[0]:.1f} (1 min) / {load[1]:.1f} (5 min)\n"
     )
-    header = (
-        "case",
-        "N",
-        "wall time (min)",
-        "CPU time",
-        "wall per ordered pair",
-        "slower than vectorised (wall / CPU)",
-        "memory",
-    )
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join(["---"] * len(header)) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    (ref_wall, ref_cpu), (loop_wall, loop_cpu) = speedups
-    print(
-        f"\nN = 270: the vectorised path is {ref_wall:,.0f}× (wall) / {ref_cpu:,.0f}× (CPU) "
-        "faster than the toolbox-style per-pair loop (target ≥ 5,000×), and "
-        f"{loop_wall:,.0f}× / {loop_cpu:,.0f}× faster than a loop over `phiid_pair` (which "
-        "already uses the closed form for each pair)."
-    )
-    if threads != "default":
-        print("\nThe same on the environment's default BLAS threads:\n")
-        command = [sys.executable, __file__, "--quick", "--blas-threads", "default"]
-        env = {k: v for k, v in os.environ.items() if k not in ORIGINAL_ENV}
-        env.update({k: v for k, v in ORIGINAL_ENV.items() if v is not None})
-        print(subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout)
+    table.print()
 
 
 if __name__ == "__main__":
-    if ARGS.quick:
-        sys.exit(quick(os.environ.get("OPENBLAS_NUM_THREADS", "default")))
-    sys.exit(main(skip_large=ARGS.skip_large))
+    sys.exit(main(ARGS.quick, ARGS.skip_large))

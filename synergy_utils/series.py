@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .phiid import ATOMS
 from .results import load_dataset, save_dataset, to_jsonable
 
 #: Ways to reduce a head's output vector (at one position) to one number.
@@ -193,3 +195,28 @@ class HeadSeries:
     def load(cls, path: str | os.PathLike) -> HeadSeries:
         """Read a file written by :meth:`save`."""
         return cls.from_xarray(load_dataset(path))
+
+
+# --- labelled ΦID results ----------------------------------------------------------------
+
+
+def atoms_as_dataarray(
+    atoms: np.ndarray,
+    nodes: Sequence[Any] | None = None,
+    units: str = "nats",
+) -> Any:
+    """Wrap (16, N, N) or (P, 16, N, N) atoms as a labelled ``xarray.DataArray``.
+
+    Dimensions ``atom, source, target`` (and a leading ``prompt``); ``nodes`` labels the
+    source and target coordinates (default 0..N-1).
+    """
+    arr = np.asarray(atoms)
+    if arr.ndim not in (3, 4) or arr.shape[-3] != 16 or arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(f"expected (16, N, N) or (P, 16, N, N), got {arr.shape}")
+    labels = list(range(arr.shape[-1])) if nodes is None else list(nodes)
+    dims = ("atom", "source", "target")
+    coords: dict[str, Any] = {"atom": list(ATOMS), "source": labels, "target": labels}
+    if arr.ndim == 4:
+        dims = ("prompt",) + dims
+        coords["prompt"] = np.arange(arr.shape[0])
+    return xr.DataArray(arr, dims=dims, coords=coords, name="phiid", attrs={"units": units})

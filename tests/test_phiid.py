@@ -153,7 +153,7 @@ def test_known_names_follow_lattice():
 
 # ------------------------------------------------------------ exact VAR(1) values
 
-# From SCIENCE.md: exact population values (nats), Sigma_eps = I, tau = 1.
+# Exact population values (nats) of stationary VAR(1) systems, Sigma_eps = I, tau = 1.
 VAR1_TABLE = [
     (
         [[0.5, 0.0], [0.0, 0.5]],
@@ -468,7 +468,9 @@ def test_derived_measures_on_arrays():
     assert phiid.tdmi(out)[0, 2] == pytest.approx(sum(pair.values()), abs=1e-12)
     stack = np.stack([out, out])
     assert np.allclose(phiid.phi_r(stack, axis=1), np.stack([phiid.phi_r(out)] * 2), equal_nan=True)
-    da = phiid.atoms_as_dataarray(out, nodes=list("abcd"))
+    from synergy_utils.series import atoms_as_dataarray
+
+    da = atoms_as_dataarray(out, nodes=list("abcd"))
     assert da.dims == ("atom", "source", "target")
     assert float(da.sel(atom="sts", source="a", target="c")) == pytest.approx(out[15, 0, 2])
 
@@ -519,7 +521,10 @@ def test_pitfall_sentence_reports_numbers():
         ({"tau": 0}, "tau"),
         ({"tau": 1.5}, "tau"),
         ({"tau": 19}, "tau"),
-        ({"redundancy": "ccs"}, "only 'mmi'"),
+        ({"redundancy": "pid"}, "unknown redundancy"),
+        ({"engine": "torch"}, "unknown engine"),
+        ({"device": "tpu"}, "unknown device"),
+        ({"engine": "numpy", "redundancy": "ccs"}, "numpy engine"),
         ({"estimator": "ksg"}, "unknown estimator"),
         ({"chunk_size": 0}, "chunk_size"),
     ],

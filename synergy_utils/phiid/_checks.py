@@ -10,7 +10,9 @@ import numpy as np
 
 UNITS: dict[str, str] = {"gaussian": "nats", "discrete": "bits"}
 _ESTIMATORS = tuple(UNITS)
-_REDUNDANCIES = ("mmi",)
+_REDUNDANCIES = ("mmi", "ccs")
+_ENGINES = ("numba", "numpy")
+_DEVICES = ("cpu", "cuda")
 #: A series whose standard deviation in a window is below this fraction of its largest
 #: absolute value is treated as constant (float rounding noise only).
 CONSTANT_RTOL = 1e-12
@@ -44,11 +46,18 @@ def _check_options(tau: Any, redundancy: str, estimator: str) -> None:
         raise ValueError(f"tau must be >= 1, got {tau}")
     if not isinstance(redundancy, str) or redundancy.lower() not in _REDUNDANCIES:
         raise ValueError(
-            f"unknown redundancy {redundancy!r}: only 'mmi' (minimum mutual information) "
-            "is implemented"
+            f"unknown redundancy {redundancy!r}: choose 'mmi' (minimum mutual information) "
+            "or 'ccs' (common change in surprisal)"
         )
     if not isinstance(estimator, str) or estimator.lower() not in _ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}: choose one of {_ESTIMATORS}")
+
+
+def _check_engine(engine: str, device: str) -> None:
+    if not isinstance(engine, str) or engine.lower() not in _ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {_ENGINES}")
+    if not isinstance(device, str) or device.lower() not in _DEVICES:
+        raise ValueError(f"unknown device {device!r}: choose one of {_DEVICES}")
 
 
 def _check_length(n_steps: int, tau: int) -> None:
@@ -65,12 +74,20 @@ def _validate_series(x: Any, tau: int, redundancy: str, estimator: str) -> np.nd
     arr = _to_float64(x)
     if arr.ndim != 2:
         raise ValueError(f"x must be 2-D with shape (T, N) (time on axis 0), got {arr.shape}")
-    if arr.shape[1] < 2:
-        raise ValueError(f"x needs at least 2 nodes (columns), got shape {arr.shape}")
-    _check_length(arr.shape[0], tau)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("x contains NaN or inf values")
+    _check_values(arr, tau)
     return arr
+
+
+def _check_values(arr: np.ndarray, tau: int) -> None:
+    """Nodes on the last axis, time on the one before; at least 2 nodes, finite values."""
+    if arr.shape[-1] < 2:
+        raise ValueError(f"x needs at least 2 nodes (columns), got shape {arr.shape}")
+    _check_length(arr.shape[-2], tau)
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"x contains NaN or inf values (first at index {tuple(int(k) for k in bad)})"
+        )
 
 
 def _row_blocks(n_nodes: int, rows: int) -> Iterator[tuple[int, int]]:
@@ -89,13 +106,31 @@ def _block_rows(n_nodes: int, chunk_size: int | None, weight: int = 1) -> int:
 
 
 def _constant_windows(x: np.ndarray, tau: int) -> np.ndarray:
-    """(N,) bool: the series is (numerically) constant in its past or its future window."""
-    n = x.shape[0] - tau
-    scale = np.max(np.abs(x), axis=0)
-    flat = np.zeros(x.shape[1], dtype=bool)
-    for window in (x[:n], x[tau:]):
-        flat |= np.std(window, axis=0) <= CONSTANT_RTOL * scale
+    """(..., N) bool: the series (time on axis -2) is numerically constant in its past or
+    its future window: its standard deviation there is at most ``CONSTANT_RTOL`` times its
+    largest magnitude. Scale-free: the test runs on a copy rescaled by a power of two."""
+    _, exponent = np.frexp(np.max(np.abs(x), axis=-2, keepdims=True))
+    scaled = np.ldexp(x, -exponent)  # exact; max magnitude in [0.5, 1): nothing underflows
+    limit = CONSTANT_RTOL * np.max(np.abs(scaled), axis=-2)
+    n = x.shape[-2] - tau
+    flat = np.zeros(limit.shape, dtype=bool)
+    for window in (scaled[..., :n, :], scaled[..., tau:, :]):
+        flat |= np.std(window, axis=-2) <= limit
     return flat
+
+
+def standardise(x: np.ndarray) -> np.ndarray:
+    """A standardised float64 copy of series with time on axis -2: first rescaled by a power
+    of two to a largest magnitude in [0.5, 1) (exact in floating point), then to zero mean
+    and unit variance. ΦID is invariant to this, and nothing over- or underflows afterwards
+    whatever the input's scale (1e-200 or 1e200). Constant series become 0."""
+    _, exponent = np.frexp(np.max(np.abs(x), axis=-2, keepdims=True))
+    z = np.ldexp(x, -exponent)
+    z -= z.mean(axis=-2, keepdims=True)
+    sd = np.sqrt(np.mean(z * z, axis=-2, keepdims=True))
+    sd[sd == 0] = 1.0
+    z /= sd
+    return z
 
 
 def _warn_degenerate(n_bad: int, n_total: int, what: str, stacklevel: int = 3) -> None:

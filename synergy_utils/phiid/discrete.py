@@ -1,11 +1,19 @@
-"""Discrete estimator: each series binarised at its mean, plug-in MI in bits."""
+"""Discrete estimator: each series binarised at its mean, plug-in MI in bits.
+
+MMI works on the averaged MIs; CCS on the local MI of each of the 16 joint states of
+(X1, X2, Y1, Y2), averaged with the states' empirical probabilities (which equals the time
+average of the local values, as every time step in one state has the same local values).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ._checks import _constant_windows
-from .lattice import _MI_SUBSETS, mmi_knowns, solve_lattice
+from .lattice import _MI_SUBSETS, ccs_knowns, mmi_knowns, solve_lattice
+
+#: Local discrete values of at most this many bits are exact zeros (see ``ccs_knowns``).
+ZERO_BITS = 1e-12
 
 
 def _binarise(x: np.ndarray) -> np.ndarray:
@@ -41,13 +49,34 @@ def _discrete_mi_terms(prob: np.ndarray) -> np.ndarray:
     return mi
 
 
+def _discrete_state_mi(prob: np.ndarray) -> np.ndarray:
+    """(9, P, 2, 2, 2, 2) local plug-in MI terms (bits) of every joint state of
+    (X1, X2, Y1, Y2) from (P, 2, 2, 2, 2) distributions; 0 for states of probability 0
+    (they carry no weight)."""
+    local = np.zeros((9,) + prob.shape)
+    occupied = prob > 0
+
+    def log2_marginal(variables: tuple[int, ...]) -> np.ndarray:
+        drop = tuple(ax + 1 for ax in range(4) if ax not in variables)
+        marginal = prob.sum(axis=drop, keepdims=True)
+        with np.errstate(divide="ignore"):
+            return np.log2(marginal)
+
+    for k, (left, right) in enumerate(_MI_SUBSETS):
+        with np.errstate(invalid="ignore"):  # -inf - -inf on empty states (masked)
+            value = log2_marginal(left + right) - log2_marginal(left) - log2_marginal(right)
+        local[k] = np.where(occupied, value, 0.0)
+    return local
+
+
 class _DiscretePrep:
     """One-hot codes of each node's (past bit, future bit) state over time."""
 
     weight = 16
 
-    def __init__(self, x: np.ndarray, tau: int) -> None:
+    def __init__(self, x: np.ndarray, tau: int, redundancy: str = "mmi") -> None:
         n = x.shape[0] - tau
+        self.redundancy = redundancy
         bits = _binarise(x)
         self.flat = _constant_windows(x, tau)
         self.n = n
@@ -68,7 +97,12 @@ class _DiscretePrep:
         counts = self._counts[g0:g1, :, g0 + 1 :, :].transpose(0, 2, 1, 3)
         # counts[i, j, 2*X1 + Y1, 2*X2 + Y2] -> axes (X1, Y1, X2, Y2) -> (X1, X2, Y1, Y2)
         prob = counts.reshape(-1, 2, 2, 2, 2).transpose(0, 1, 3, 2, 4) / self.n
-        out[...] = solve_lattice(mmi_knowns(_discrete_mi_terms(prob))).reshape(out.shape)
+        if self.redundancy == "ccs":
+            local = ccs_knowns(_discrete_state_mi(prob), ZERO_BITS)  # (16, P, 2, 2, 2, 2)
+            knowns = np.einsum("kpabcd,pabcd->kp", local, prob)
+        else:
+            knowns = mmi_knowns(_discrete_mi_terms(prob))
+        out[...] = solve_lattice(knowns).reshape(out.shape)
         rows, cols = self._r0 + g0, self._r0 + g0 + 1
         width = out.shape[2]
         return self.flat[rows : rows + g1 - g0, None] | self.flat[None, cols : cols + width]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import DET_TOL, _constant_windows
+from ._checks import DET_TOL, _constant_windows, standardise
 from .lattice import _MI_SUBSETS, ATOM_INDEX, _mobius_inplace
 
 
@@ -126,8 +126,9 @@ class _GaussianPrep:
     def __init__(self, x: np.ndarray, tau: int) -> None:
         n = x.shape[0] - tau
         self.flat = _constant_windows(x, tau)
-        self.past = _unit_columns(x[:n], self.flat)
-        self.future = _unit_columns(x[tau:], self.flat)
+        z = standardise(x)  # scale-free from here on (no overflow of squares)
+        self.past = _unit_columns(z[:n], self.flat)
+        self.future = _unit_columns(z[tau:], self.flat)
         self.self_lag = np.einsum("tn,tn->n", self.past, self.future)
         n_nodes = x.shape[1]  # a run holds at least one whole row (N - 1 pairs)
         size = min(max(_KERNEL_PAIRS, n_nodes - 1), n_nodes * n_nodes)
@@ -165,10 +166,12 @@ class _GaussianPrep:
         return bad
 
 
-def _gaussian_local_mi(variables: np.ndarray) -> np.ndarray:
-    """(9, n) local Gaussian MI terms (nats) with the sample mean and covariance (ddof 0)."""
+def _gaussian_local_mi(variables: np.ndarray, ddof: int = 0) -> np.ndarray:
+    """(9, n) local Gaussian MI terms (nats) with the sample mean and covariance (``ddof``:
+    0 for the MMI local values, 1 (``np.cov``'s default, the published toolbox's choice)
+    for CCS; their time averages do not depend on it, the local values do)."""
     centred = variables - variables.mean(axis=0)
-    cov = centred.T @ centred / centred.shape[0]
+    cov = centred.T @ centred / (centred.shape[0] - ddof)
 
     def neg_log_density(subset: tuple[int, ...]) -> np.ndarray:
         idx = list(subset)

@@ -9,7 +9,7 @@ splits into the 16 atoms of :data:`ATOMS`, named ``αtβ`` with α (past) and β
 The sixteen "knowns" (nine mutual informations, six redundancies and the double redundancy)
 are each the sum of the atoms below them on the lattice; :func:`solve_lattice` inverts that
 triangular system. :func:`mmi_knowns` builds the knowns with minimum-mutual-information
-(MMI) redundancy.
+(MMI) redundancy, :func:`ccs_knowns` with common change in surprisal (CCS, on local values).
 """
 
 from __future__ import annotations
@@ -174,4 +174,71 @@ def mmi_knowns(mi: np.ndarray, mi_mean: np.ndarray | None = None) -> np.ndarray:
             pick = np.argmin(mean, axis=0)  # which term is smallest on average
             local = mi[list(terms)]
             knowns[k] = np.take_along_axis(local, np.expand_dims(pick, (0, 1)), axis=0)[0]
+    return knowns
+
+
+def _snap(values: np.ndarray, zero_tol: float) -> np.ndarray:
+    return np.where(np.abs(values) <= zero_tol, 0.0, values) if zero_tol > 0 else values
+
+
+def _ccs_redundancy(
+    m1: np.ndarray, m2: np.ndarray, m12: np.ndarray, zero_tol: float = 0.0
+) -> np.ndarray:
+    """Local CCS redundancy (Ince 2017): minus the local co-information
+    ``c = m12 - m1 - m2`` where m1, m2, m12 and -c share one sign, else 0."""
+    neg_c = _snap(m1 + m2 - m12, zero_tol)
+    lo = np.minimum(np.minimum(m1, m2), np.minimum(m12, neg_c))
+    hi = np.maximum(np.maximum(m1, m2), np.maximum(m12, neg_c))
+    return np.where((lo > 0) | (hi < 0), neg_c, 0.0)
+
+
+def ccs_knowns(mi: np.ndarray, zero_tol: float = 0.0) -> np.ndarray:
+    """The 16 lattice knowns with common-change-in-surprisal (CCS) redundancy, from *local*
+    mutual informations.
+
+    Parameters
+    ----------
+    mi : (9, ...) local (per-sample or per-state) values of the terms in :data:`MI_TERMS`.
+
+    Returns
+    -------
+    (16, ...) local knowns in the order of :data:`ATOMS`: the nine MIs themselves, the six
+    two-source redundancies ``-c`` (local co-information c) where the three local MIs and
+    ``-c`` share one sign (else 0), and the double redundancy: the local double
+    co-information where it shares one sign with the four single local MIs (else 0). This
+    is the definition of Ince's CCS in the published ΦID toolbox (Mediano et al.); the
+    average of the local knowns over samples gives the atoms' knowns.
+
+    ``zero_tol``: local values (and co-informations) of at most this magnitude count as
+    exactly 0 in the sign tests. The discrete estimator uses 1e-12 bits: its local values
+    are logs of count ratios, exact zeros are common there, and rounding would otherwise
+    give them an arbitrary sign (nonzero values are at least ~1 / n^2 bits away from 0).
+    """
+    mi = _snap(np.asarray(mi, dtype=np.float64), zero_tol)
+    if mi.shape[:1] != (9,):
+        raise ValueError(f"mi must have 9 rows along axis 0, got shape {mi.shape}")
+    i11, i12, i21, i22, s_1, s_2, x_s, y_s, s_s = mi
+    knowns = np.empty((16,) + mi.shape[1:])
+    for k, terms in enumerate(_KNOWN_TERMS):
+        if len(terms) == 1:
+            knowns[k] = mi[terms[0]]
+    tol = zero_tol
+    red = {
+        "rtx": _ccs_redundancy(i11, i21, s_1, tol),  # R(X1, X2 -> Y1)
+        "rty": _ccs_redundancy(i12, i22, s_2, tol),  # R(X1, X2 -> Y2)
+        "rts": _ccs_redundancy(x_s, y_s, s_s, tol),  # R(X1, X2 -> Y1 Y2)
+        "xtr": _ccs_redundancy(i11, i12, x_s, tol),  # R(Y1, Y2 <- X1)
+        "ytr": _ccs_redundancy(i21, i22, y_s, tol),  # R(Y1, Y2 <- X2)
+        "str": _ccs_redundancy(s_1, s_2, s_s, tol),  # R(Y1, Y2 <- X1 X2)
+    }
+    for name, value in red.items():
+        knowns[ATOM_INDEX[name]] = value
+    double_coinfo = (
+        x_s + y_s + s_1 + s_2 - s_s - (i11 + i12 + i21 + i22)
+        + red["rtx"] + red["rty"] - red["rts"] + red["xtr"] + red["ytr"] - red["str"]
+    )  # fmt: skip
+    double_coinfo = _snap(double_coinfo, zero_tol)
+    singles = np.stack([i11, i12, i21, i22, double_coinfo])
+    same_sign = (singles.min(axis=0) > 0) | (singles.max(axis=0) < 0)
+    knowns[ATOM_INDEX["rtr"]] = np.where(same_sign, double_coinfo, 0.0)
     return knowns

@@ -74,30 +74,6 @@ def phi_wms(atoms: Mapping[str, Any] | np.ndarray, axis: int = 0) -> Any:
     return _sum_atoms(atoms, _PHI_R_ATOMS, axis) - _atom(atoms, "rtr", axis)
 
 
-def atoms_as_dataarray(
-    atoms: np.ndarray,
-    nodes: Sequence[Any] | None = None,
-    units: str = "nats",
-) -> Any:
-    """Wrap (16, N, N) or (P, 16, N, N) atoms as a labelled ``xarray.DataArray``.
-
-    Dimensions ``atom, source, target`` (and a leading ``prompt``); ``nodes`` labels the
-    source and target coordinates (default 0..N-1).
-    """
-    import xarray as xr
-
-    arr = np.asarray(atoms)
-    if arr.ndim not in (3, 4) or arr.shape[-3] != 16 or arr.shape[-1] != arr.shape[-2]:
-        raise ValueError(f"expected (16, N, N) or (P, 16, N, N), got {arr.shape}")
-    labels = list(range(arr.shape[-1])) if nodes is None else list(nodes)
-    dims = ("atom", "source", "target")
-    coords: dict[str, Any] = {"atom": list(ATOMS), "source": labels, "target": labels}
-    if arr.ndim == 4:
-        dims = ("prompt",) + dims
-        coords["prompt"] = np.arange(arr.shape[0])
-    return xr.DataArray(arr, dims=dims, coords=coords, name="phiid", attrs={"units": units})
-
-
 # --------------------------------------------------------------------------------------
 # Each series on its own: persistence
 # --------------------------------------------------------------------------------------

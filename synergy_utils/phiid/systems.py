@@ -186,15 +186,3 @@ def independent_ar1_sweep(
         )
     keys = ("phi", "sts", "rtr", "sts_exact", "rtr_exact", "two_min_a")
     return {key: np.array(col) for key, col in zip(keys, zip(*rows, strict=True), strict=True)}
-
-
-def pitfall_sentence(
-    phi: float, sts_estimate: float, prediction: float, units: str = "nats"
-) -> str:
-    """One sentence reporting the MMI autocorrelation artefact for two independent AR(1)
-    series with coefficient ``phi``."""
-    return (
-        f"Two independent AR(1) series with coefficient {phi:.2f} share no information, yet "
-        f"MMI-ΦID reports a synergy sts = {sts_estimate:.3f} {units}; the artefact predicted "
-        f"from their self-predictability, 2·min(a_x, a_y), is {prediction:.3f} {units}."
-    )
