@@ -41,6 +41,10 @@ _PUBLIC: dict[str, str] = {
     "layer_profile": "synergy_utils.stages.cores",
     "inverted_u": "synergy_utils.stages.cores",
     "thirds": "synergy_utils.stages.cores",
+    "null_corrected_atoms": "synergy_utils.stats.pair_null",
+    "simulate": "synergy_utils.simulation",
+    # report: one rule per claim
+    "assess_core": "synergy_utils.report.claims.core",
 }
 
 __all__ = sorted(_PUBLIC)

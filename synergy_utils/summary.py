@@ -25,7 +25,14 @@ from typing import Any, TypeVar, Union
 from .results import SUMMARY_FILE, read_json, to_jsonable, write_json
 
 #: Version of the layout below; bump it when a field is renamed or changes meaning.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: The words of every verdict (a claim's rule returns one of the first three).
+SUPPORTED = "supported"
+NOT_SUPPORTED = "not supported"
+INCONCLUSIVE = "inconclusive"
+MISSING = "not run"
+VERDICTS: tuple[str, ...] = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)
 
 Number = float | None
 T = TypeVar("T")
@@ -314,14 +321,6 @@ class OtherGradient:
 
 
 @dataclass
-class ProfileSummary:
-    """A layer profile and its inverted-U statistic with a bootstrap interval."""
-
-    layer_profile: list[Number]
-    inverted_u: Estimate
-
-
-@dataclass
 class ModelControl:
     """The same analysis on another network (``kind``: re-initialised, randomised, ...)."""
 
@@ -332,6 +331,101 @@ class ModelControl:
     syn_red_corr: Number
     split_half_rho: Number
     skipped: str | None = None
+
+
+@dataclass
+class Test:
+    """A mean over prompts with its bootstrap interval and a one-sided p-value (mean > 0)."""
+
+    value: Number
+    ci_low: Number
+    ci_high: Number
+    p: Number
+
+
+@dataclass
+class LayerTests:
+    """One :class:`Test` per layer, as parallel lists."""
+
+    value: list[Number]
+    ci_low: list[Number]
+    ci_high: list[Number]
+    p: list[Number]
+
+
+@dataclass
+class RawInvertedU:
+    """The raw rank-gradient profile's inverted-U statistic against the pair null."""
+
+    observed: Number
+    null_mean: Number
+    p: Number
+    n_null: int
+    profile: list[Number]
+    gradient: str
+    beats_null: bool
+
+
+@dataclass
+class CoreEvidence:
+    """The numbers behind the claim-1 rule: null-corrected synergy by depth (nats).
+
+    ``quantity`` is what was null-corrected (``"sts"``; ``"sts_share"`` is sts / TDMI);
+    ``middle``, ``outer`` are the mean Δ of the middle-third and outer-third heads (partner
+    means of each pair's value minus its circular-shift null), ``contrast`` their
+    difference, ``dominance`` the middle heads' Δsts − Δrtr (None when rtr was not
+    corrected); ``layer_delta`` maps each corrected quantity to its per-layer tests;
+    ``layer_share`` is the per-layer share of significant (head, partner) pairs (BH).
+    """
+
+    quantity: str
+    redundancy: str
+    estimator: str
+    tau: int
+    n_prompts: int
+    n_steps: int
+    n_layers: int
+    n_heads: int
+    n_surrogates: int
+    min_shift: int
+    closure: bool
+    ci_level: float
+    alpha: float
+    middle: Test
+    outer: Test
+    contrast: Test
+    dominance: Test | None
+    layer_delta: dict[str, LayerTests]
+    layer_share: list[Number]
+    middle_share: Number
+    outer_share: Number
+    n_significant_pairs: int
+    n_pairs: int
+    raw_inverted_u: RawInvertedU | None = None
+
+
+@dataclass
+class CoreAssessment:
+    """The claim-1 verdict under one redundancy function, its reason and its evidence."""
+
+    verdict: str
+    reason: str
+    rule: str
+    negligible: float
+    evidence: CoreEvidence
+
+
+@dataclass
+class BatteryRow:
+    """The claim-1 rule on one synthetic system of known truth, over several seeds."""
+
+    system: str
+    truth: str
+    redundancy: str
+    expected: list[str]
+    n_seeds: int
+    n_right: int
+    verdicts: dict[str, int]
 
 
 @dataclass
@@ -351,13 +445,14 @@ class Cores:
     split_half: SplitHalf
     baseline: Baseline
     graphs: Graphs
-    tdmi_normalised: ProfileSummary
-    discrete: ProfileSummary
     model_controls: dict[str, ModelControl]
     control_prompts: list[int]
     verdict: str
     verdict_paragraph: str
     provenance: Provenance
+    assessments: dict[str, CoreAssessment] = field(default_factory=dict)
+    delta_controls: dict[str, CoreEvidence] = field(default_factory=dict)
+    battery: list[BatteryRow] = field(default_factory=list)
 
 
 @dataclass

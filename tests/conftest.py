@@ -117,8 +117,6 @@ def make_cores_section(value, low, high, p_null=None, **fields):
         split_half=S.SplitHalf(fields.pop("rho", None), None, "luppi", 20, 0),
         baseline=S.Baseline(fields.pop("baseline_r", None), None, None, None),
         graphs=S.Graphs(syn, red, more_efficient, more_modular, 0.1, "", ""),
-        tdmi_normalised=S.ProfileSummary([], S.Estimate(None)),
-        discrete=S.ProfileSummary([], S.Estimate(None)),
         model_controls={},
         control_prompts=[],
         verdict="",
@@ -192,3 +190,39 @@ def make_ablation_section(value: float, low: float, high: float):
         verdict="",
         provenance={},
     )
+
+
+def make_assessment(redundancy: str, middle, contrast, dominance=None, k: int = 100):
+    """A claim-1 assessment (verdict by the rule) from ``(value, ci_low, ci_high, p)`` tuples."""
+    from synergy_utils import summary as S
+    from synergy_utils.report.claims.core import judge
+
+    def test(v):
+        return S.Test(*v)
+
+    evidence = S.CoreEvidence(
+        quantity="sts",
+        redundancy=redundancy,
+        estimator="gaussian",
+        tau=1,
+        n_prompts=12,
+        n_steps=100,
+        n_layers=12,
+        n_heads=4,
+        n_surrogates=k,
+        min_shift=10,
+        closure=True,
+        ci_level=0.95,
+        alpha=0.05,
+        middle=test(middle),
+        outer=test(middle),
+        contrast=test(contrast),
+        dominance=test(dominance or middle),
+        layer_delta={},
+        layer_share=[],
+        middle_share=0.0,
+        outer_share=0.0,
+        n_significant_pairs=0,
+        n_pairs=1,
+    )
+    return judge(evidence)

@@ -30,7 +30,12 @@ from synergy_utils.summary import (
     write_section,
 )
 
-from .conftest import make_ablation_section, make_cores_section, make_phase_section
+from .conftest import (
+    make_ablation_section,
+    make_assessment,
+    make_cores_section,
+    make_phase_section,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [
@@ -42,15 +47,33 @@ NAMES = [
     "05_ablation",
 ]
 
+STRONG = (0.1, 0.08, 0.12, 0.001)
+BELOW = (-0.05, -0.07, -0.03, 1.0)
 SUMMARY_FOR = Summary(
     cores=make_cores_section(
-        0.31, 0.12, 0.47, p_null=0.01, syn_red_r=0.72, rho=0.9, graphs=(True, True)
+        0.31,
+        0.12,
+        0.47,
+        p_null=0.01,
+        syn_red_r=0.72,
+        rho=0.9,
+        graphs=(True, True),
+        assessments={r: make_assessment(r, STRONG, STRONG) for r in ("mmi", "ccs")},
     ),
     phase=make_phase_section(True),
     ablation=make_ablation_section(1.8, 1.4, 2.3),
 )
 SUMMARY_AGAINST = Summary(
-    cores=make_cores_section(-0.2, -0.35, -0.05, p_null=0.6, syn_red_r=0.72),
+    cores=make_cores_section(
+        -0.2,
+        -0.35,
+        -0.05,
+        p_null=0.6,
+        syn_red_r=0.72,
+        assessments={
+            r: make_assessment(r, (0.0, -0.001, 0.001, 0.5), BELOW) for r in ("mmi", "ccs")
+        },
+    ),
     phase=make_phase_section(False),
     ablation=make_ablation_section(0.95, 0.8, 1.1),
 )
@@ -215,59 +238,56 @@ def _verdicts(table: str) -> dict[str, str]:
 
 def test_verdict_table_without_results_says_not_run_for_every_row():
     found = _verdicts(tables.verdict_table(Summary()))
-    assert len(found) == 8
+    assert len(found) == 9
     assert set(found.values()) == {verdicts.MISSING}
 
 
 def test_verdict_table_changes_when_the_summary_changes():
     for_claims = _verdicts(tables.verdict_table(SUMMARY_FOR))
     against = _verdicts(tables.verdict_table(SUMMARY_AGAINST))
-    claims = list(for_claims)[:4]
-    assert [for_claims[c] for c in claims] == [verdicts.SUPPORTED] * 4
-    assert [against[c] for c in claims] == [
-        verdicts.NOT_SUPPORTED,
-        verdicts.NOT_SUPPORTED,
-        verdicts.NOT_SUPPORTED,
-        verdicts.INCONCLUSIVE,
-    ]
+    rows = list(for_claims)[:5]  # claim 1 under MMI and under CCS, then claims 2-4
+    assert rows[0].endswith("(MMI)") and rows[1].endswith("(CCS)")
+    assert [for_claims[c] for c in rows] == [verdicts.SUPPORTED] * 5
+    assert [against[c] for c in rows] == [verdicts.NOT_SUPPORTED] * 4 + [verdicts.INCONCLUSIVE]
     table = tables.verdict_table(SUMMARY_FOR)
     assert "1.8 [1.4, 2.3]" in table and "midpoint 3.2 [2.5, 4]" in table
     assert "0.95 [0.8, 1.1]" in tables.verdict_table(SUMMARY_AGAINST)
 
 
 def test_the_landing_page_and_the_chapter_use_one_rule_per_claim():
-    """Split-half ρ = 0.75 reads the same everywhere (the rule once had two thresholds)."""
+    """Claim 1 is re-judged from the stored numbers with the chapter's rule, under each
+    redundancy function; split-half ρ = 0.75 reads the same everywhere."""
     from synergy_utils.summary import Estimate as E
     from synergy_utils.summary import ModelControl
 
+    mmi = make_assessment("mmi", STRONG, STRONG)
+    ccs = make_assessment("ccs", STRONG, STRONG, dominance=BELOW)  # sts not beyond rtr
     cores = make_cores_section(
-        0.5,
-        0.3,
-        0.7,
-        p_null=0.01,
-        rho=0.75,
-        syn_red_r=-0.5,
+        0.5, 0.3, 0.7, p_null=0.01, rho=0.75, syn_red_r=-0.5,
         model_controls={
             "reinitialised": ModelControl("reinitialised", 20, [], E(0.05, -0.1, 0.2), None, None)
         },
-    )
+        assessments={"mmi": mmi, "ccs": ccs},
+    )  # fmt: skip
     rows = {r[0]: r for r in tables.verdict_rows(Summary(cores=cores))}
-    assert rows["1 · Synergistic core in the middle layers"][3] == claims.core_verdict(cores)
+    claim1 = "1 · Synergistic core in the middle layers"
+    assert rows[f"{claim1} (MMI)"][3] == claims.core_verdict(mmi.evidence) == mmi.verdict
+    assert rows[f"{claim1} (CCS)"][3] == claims.core_verdict(ccs.evidence) == "inconclusive"
+    assert "Δsts middle 0.1 [0.08, 0.12]" in rows[f"{claim1} (MMI)"][2]
     reliability = rows["Control · reliability"][3]
     assert reliability == verdicts.reliability_reading(0.75) == "moderately reliable head ranking"
     assert reliability in tables.controls_table(cores).to_string()
     assert rows["Control · synergy vs redundancy"][3].startswith("negative")
-    null = rows["Control · circular-shift null"]
-    assert null[2] == "p = 0.01; 67 % of layers inside the band"
-    assert null[3] == "the inverted-U statistic beats the null"
+    raw = rows["Control · raw rank-gradient profile"]
+    assert raw[2] == "0.5 [0.3, 0.7]; p = 0.01; 67 % of layers inside the band"
+    assert raw[3] == "inverted U beyond its null" == claims.raw_profile_reading(cores)
     untrained = rows["Control · untrained model"]
     assert untrained[2] == "reinitialised 0.05 [-0.1, 0.2]"
     assert untrained[3].startswith("weaker without training")
-    # the same shape, no stronger than the null
     weaker = make_cores_section(0.5, 0.3, 0.7, p_null=0.4)
     rows = {r[0]: r for r in tables.verdict_rows(Summary(cores=weaker))}
-    assert rows["1 · Synergistic core in the middle layers"][3] == verdicts.INCONCLUSIVE
-    assert rows["Control · circular-shift null"][3].startswith("not beyond the null")
+    assert rows[f"{claim1} (MMI)"][3] == verdicts.MISSING  # no null-corrected numbers stored
+    assert rows["Control · raw rank-gradient profile"][3] == "inverted U, not beyond its null"
 
 
 @pytest.mark.parametrize(
@@ -387,7 +407,7 @@ def test_prepare_book_sources_survives_missing_run_info_and_summary(tmp_path):
     assert not (results / "summary.json").exists()
     book.prepare_book_sources(stage, results, {})
     table = (stage / "book" / book.GENERATED_DIR / "verdicts.md").read_text()
-    assert table.count(verdicts.MISSING) == 8
+    assert table.count(verdicts.MISSING) == 9
     nb = nbformat.read(stage / "book" / "notebooks" / "01_phiid_primer.ipynb", as_version=4)
     box = nb.cells[1].source
     assert "`seed=1`" in box  # from papermill's metadata
@@ -416,7 +436,7 @@ def test_book_builds_without_warnings_offline_and_follows_summary_json(tmp_path)
     assert html_dir == tmp_path / "out" / "_build" / "html"
     intro = (html_dir / "book" / "intro.html").read_text()
     first = _verdict_cells(intro)
-    assert first[:4] == ["supported"] * 4
+    assert first[:5] == ["supported"] * 5
 
     pages = sorted(html_dir.rglob("*.html"))
     assert len(pages) >= 15
@@ -451,7 +471,7 @@ def test_book_builds_without_warnings_offline_and_follows_summary_json(tmp_path)
     book.build_book(stage, tmp_path / "out")
     intro = (html_dir / "book" / "intro.html").read_text()
     second = _verdict_cells(intro)
-    assert second[:4] == ["not supported", "not supported", "not supported", "inconclusive"]
+    assert second[:5] == ["not supported"] * 4 + ["inconclusive"]
     assert "built from the <strong>quick</strong> profile" not in intro
 
 

@@ -18,14 +18,63 @@ from synergy_utils.report import claims, tables
 from synergy_utils.results import netcdf_engine
 from synergy_utils.stages import controls, cores, graphs
 from synergy_utils.stats import nulls, resampling
+from synergy_utils.summary import Summary
 
 from .conftest import make_cores_section, make_tiny_llama, make_tiny_tokenizer
+
+
+def crossed_pairs_series(
+    n_prompts: int = 6,
+    n_steps: int = 100,
+    n_layers: int = 6,
+    n_heads: int = 4,
+    *,
+    coupling: float = 0.8,
+    driver_ar: float = 0.8,
+    noise: float = 0.5,
+    seed: int = 0,
+) -> np.ndarray:
+    """Synthetic ``(P, T, L, H)`` series: crossed transfer in the middle layers, which MMI
+    books as synergy (CCS as transfer), a shared driver (redundancy) elsewhere.
+
+    Middle-third layers (:func:`thirds`): heads ``(0, 1), (2, 3), ...`` form pairs with
+    crossed dynamics ``x_{t+1} = c y_t + e``, ``y_{t+1} = c x_t + e'`` (each head's past
+    predicts only its partner's future: for c = 0.8 the pair's ``sts`` is 1.02 nats and
+    neither series is autocorrelated at lag 1); an odd last head is white noise. Outer layers:
+    every head is one shared AR(1) driver (coefficient ``driver_ar``) plus independent white
+    noise of size ``noise``, so they are mutually *redundant*. Unit-variance innovations.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_prompts, n_steps, n_layers, n_heads))
+    _, middle, _ = cores.thirds(n_layers)
+    burn = 50
+    for p in range(n_prompts):
+        driver = np.zeros(n_steps + burn)
+        for t in range(1, n_steps + burn):
+            driver[t] = driver_ar * driver[t - 1] + rng.standard_normal()
+        driver = driver[burn:]
+        for layer in range(n_layers):
+            if middle.start <= layer < middle.stop:
+                z = np.zeros((n_steps + burn, n_heads))
+                eps = rng.standard_normal((n_steps + burn, n_heads))
+                for t in range(1, n_steps + burn):
+                    prev = z[t - 1]
+                    swapped = prev.copy()
+                    swapped[0 : n_heads - 1 : 2] = prev[1:n_heads:2]
+                    swapped[1:n_heads:2] = prev[0 : n_heads - 1 : 2]
+                    z[t] = eps[t]
+                    paired = 2 * (n_heads // 2)
+                    z[t, :paired] += coupling * swapped[:paired]
+                out[p, :, layer] = z[burn:]
+            else:
+                out[p, :, layer] = driver[:, None] + noise * rng.standard_normal((n_steps, n_heads))
+    return out
 
 
 @pytest.fixture(scope="module")
 def planted():
     """6 layers x 4 heads: crossed pairs in layers 2-3, a shared AR(1) driver elsewhere."""
-    values = controls.planted_core_series(n_prompts=6, n_steps=100, n_layers=6, n_heads=4, seed=1)
+    values = crossed_pairs_series(n_prompts=6, n_steps=100, n_layers=6, n_heads=4, seed=1)
     return values, cores.head_atom_scores(values, progress=False)
 
 
@@ -60,14 +109,14 @@ def test_head_scores_equal_direct_phiid_means(planted):
     assert scores["sts"].dims == ("prompt", "layer", "head")
 
 
-def test_planted_synergistic_pairs_come_out_on_top(planted):
+def test_crossed_pairs_come_out_on_top_under_mmi(planted):
     _, scores = planted
     sts = scores["sts_matrix"].values
     rows, cols = np.triu_indices(24, 1)
     top = np.argsort(-sts[rows, cols])[:4]
     planted_pairs = {(n, n + 1) for layer in (2, 3) for n in (4 * layer, 4 * layer + 2)}
     assert {(int(rows[k]), int(cols[k])) for k in top} == planted_pairs
-    # the crossed pair's population sts is 1.02 nats (SCIENCE.md table)
+    # the crossed pair's population MMI sts is 1.02 nats
     assert sts[8, 9] == pytest.approx(1.0217, abs=0.15)
     synergy = cores.mean_head_scores(scores, "sts")
     redundancy = cores.mean_head_scores(scores, "rtr")
@@ -216,8 +265,8 @@ def test_null_absorbs_an_autocorrelation_inverted_u():
         p_null=p_null,
         baseline_r=baseline["pair_pearson"],
     )
-    assert claims.core_verdict(section) != "supported"
-    assert "does not beat the null" in claims.core_paragraph(section)
+    assert claims.raw_profile_reading(section) == "inverted U, not beyond its null"
+    assert "not beyond its null" in claims.raw_profile_paragraph(section)
 
 
 def test_independent_baseline_matches_two_min_self_information():
@@ -234,13 +283,6 @@ def test_independent_baseline_matches_two_min_self_information():
     # observed sts of independent series is close to 2 min(a_x, a_y)
     assert scores["sts_matrix"].values[0, 2] == pytest.approx(expected[0, 2], abs=0.1)
     assert controls.independent_baseline(scores)["ratio"] == pytest.approx(1, abs=0.15)
-
-
-def test_tdmi_normalised_is_share_of_tdmi(planted):
-    _, scores = planted
-    shares = controls.tdmi_normalised(scores)
-    np.testing.assert_allclose(shares["sts"], scores["sts"] / scores["tdmi"])
-    assert float(shares["sts"].max()) <= 1.0 + 1e-9
 
 
 def test_split_half_rho_is_one_for_duplicated_prompts(planted):
@@ -361,7 +403,6 @@ def _section(values, scores, *, n_shuffles=5, model_controls=None):
     null = cores.circular_shift_null(values, n_shuffles=n_shuffles, progress=False)
     synergy = cores.mean_head_scores(scores, "sts")
     redundancy = cores.mean_head_scores(scores, "rtr")
-    shares = controls.tdmi_normalised(scores)
     section = controls.cores_section(
         model="planted",
         scores=scores,
@@ -372,8 +413,6 @@ def _section(values, scores, *, n_shuffles=5, model_controls=None):
         split_half=controls.split_half_rho(scores["sts"], scores["rtr"]),
         baseline=controls.independent_baseline(scores),
         graphs=graphs.compare_graphs(scores["sts_matrix"], scores["rtr_matrix"]),
-        tdmi_boot=cores.bootstrap_profile(shares["sts"], shares["rtr"], n_bootstrap=20),
-        discrete_boot=controls.analyse_values(values, estimator="discrete", n_bootstrap=20),
         model_controls=model_controls or {},
         control_prompts=[0, 1, 2],
         provenance={"parameters": {"seed": 0}},
@@ -413,7 +452,7 @@ def test_result_files_and_summary(planted, tmp_path):
         assert back["profile_reinitialised"].size == 6
         assert json.loads(back.attrs["provenance"]) == {"seed": 0}
         np.testing.assert_allclose(back["sts_matrix"], scores["sts_matrix"])
-    section.verdict = claims.core_verdict(section)
+    section.verdict = claims.raw_profile_reading(section)
     write_section(tmp_path, "cores", section)
     written = read_summary(tmp_path).cores
     assert len(written.layer_profile) == 6
@@ -423,50 +462,46 @@ def test_result_files_and_summary(planted, tmp_path):
     assert written.verdict == section.verdict
 
 
-def test_one_claim_1_rule_with_three_outcomes():
-    assert claims.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.01)) == "supported"
-    assert claims.core_verdict(make_cores_section(0.4, 0.2, 0.6, p_null=0.4)) == "inconclusive"
-    assert (
-        claims.core_verdict(make_cores_section(0.4, 0.2, 0.6)) == "inconclusive"
-    )  # no null: not supported
-    assert claims.core_verdict(make_cores_section(0.1, -0.1, 0.3, p_null=0.01)) == "inconclusive"
-    assert (
-        claims.core_verdict(make_cores_section(-0.4, -0.6, -0.2, p_null=0.01)) == "not supported"
-    )
+def test_the_raw_profile_reading_needs_its_null():
+    def reading(*args, **kwargs):
+        return claims.raw_profile_reading(make_cores_section(*args, **kwargs))
+
+    assert reading(0.4, 0.2, 0.6, p_null=0.01) == "inverted U beyond its null"
+    assert reading(0.4, 0.2, 0.6, p_null=0.4) == "inverted U, not beyond its null"
+    assert reading(0.4, 0.2, 0.6) == "inverted U, no null run"
+    assert reading(0.1, -0.1, 0.3, p_null=0.01) == "no shape established"
+    assert reading(-0.4, -0.6, -0.2, p_null=0.01) == "no inverted U (middle not higher)"
 
 
-def test_verdict_paragraph_follows_the_numbers():
+def test_raw_profile_paragraph_follows_the_numbers_and_does_not_over_claim():
     from synergy_utils.summary import Estimate, ModelControl
 
     untrained = ModelControl("reinitialised", 20, [], Estimate(-0.1, -0.2, 0.0), None, None)
-    yes = claims.core_paragraph(
+    yes = claims.raw_profile_paragraph(
         make_cores_section(
-            0.4,
-            0.2,
-            0.6,
-            p_null=0.01,
-            rho=0.9,
-            syn_red_r=-0.5,
+            0.4, 0.2, 0.6, p_null=0.01, rho=0.9, syn_red_r=-0.5,
             model_controls={"reinitialised copy": untrained},
         )
-    )
-    assert "supported" in yes and "not supported" not in yes
+    )  # fmt: skip
+    assert "supported" not in yes  # the raw profile is a control: it gives no claim verdict
     assert "On M, with 60 prompts and the luppi gradient" in yes
-    assert "0.40 above" in yes and "0.20" in yes
-    assert "negatively correlated" in yes and "architecture alone" in yes
-    assert "reliable head ranking" in yes
-    spans_zero = claims.core_paragraph(make_cores_section(0.1, -0.1, 0.3, p_null=0.01))
-    assert "inconclusive" in spans_zero and "includes zero" in spans_zero
-    u_shape = claims.core_paragraph(make_cores_section(-0.4, -0.6, -0.2))
-    assert "not supported" in u_shape and "U rather than" in u_shape and "0.40 below" in u_shape
-    within_null = claims.core_paragraph(
+    assert "0.40 above" in yes and "0.20" in yes and "beyond its null" in yes
+    assert "negatively correlated" in yes
+    assert "below the trained model's interval" in yes  # intervals, not "half the value"
+    assert "reliability, not validity" in yes
+    u_shape = claims.raw_profile_paragraph(make_cores_section(-0.4, -0.6, -0.2))
+    assert "0.40 below" in u_shape and "no circular-shift null was run" in u_shape
+    within_null = claims.raw_profile_paragraph(
         make_cores_section(0.4, 0.2, 0.6, p_null=0.4, syn_red_r=0.8, baseline_r=0.95)
     )
-    assert "inconclusive" in within_null and "circular-shift null" in within_null
-    assert "positively correlated" in within_null and "autocorrelation" in within_null
-    assert "no circular-shift null was run" in claims.core_paragraph(
-        make_cores_section(0.4, 0.2, 0.6)
+    assert "not beyond its null" in within_null and "does not show the two are equal" in within_null
+    assert "cancels what the two rankings share" in within_null
+    assert "a correlation, not the share" in within_null
+    overlap = ModelControl("randomised", 20, [], Estimate(0.3, 0.1, 0.5), None, None)
+    text = claims.raw_profile_paragraph(
+        make_cores_section(0.4, 0.2, 0.6, p_null=0.01, model_controls={"copy": overlap})
     )
+    assert "the two intervals overlap" in text and "architecture" not in text
 
 
 def test_cores_section_feeds_table_and_verdict(planted):
@@ -488,17 +523,15 @@ def test_cores_section_feeds_table_and_verdict(planted):
     np.testing.assert_allclose(same["band"], null["band"])
     table = tables.controls_table(section)
     assert list(table.columns) == ["control", "value", "ci_low", "ci_high", "reading"]
-    assert len(table) == 13 and table["reading"].str.len().min() > 5
+    assert len(table) == 11 and table["reading"].str.len().min() > 5
     assert table.loc[0, "value"] == pytest.approx(boot["inverted_u"])
     assert "luppi" in table.loc[0, "control"] and "diff" in table.loc[1, "control"]
-    verdict = claims.core_verdict(section)
-    text = claims.core_paragraph(section)
-    assert f"claimed inverted U is {verdict}" in text
+    text = claims.raw_profile_paragraph(section)
     assert "reinitialised copy" in text and "perturbed copy" not in text
     comparison = tables.model_comparison_table({"all": {**boot, "scores": scores}, "half": control})
     assert comparison["prompts"].tolist() == [6, 3]
-    rows = tables.verdict_rows(__import__("synergy_utils.summary").summary.Summary(cores=section))
-    assert rows[0][3] == verdict  # the landing page applies the same rule
+    rows = tables.verdict_rows(Summary(cores=section))
+    assert rows[0][3] == "not run"  # no null-corrected assessment in this section
 
 
 def test_control_prompts_and_re_recording_on_a_tiny_model(tmp_path):

@@ -505,7 +505,9 @@ def test_slow_loop_equals_fast_path(estimator):
 
 
 def test_pitfall_sentence_reports_numbers():
-    text = phiid.pitfall_sentence(0.9, 1.6512, 1.6607)
+    from synergy_utils.report.prose import pitfall_sentence
+
+    text = pitfall_sentence(0.9, 1.6512, 1.6607)
     assert "0.90" in text and "1.651" in text and "1.661" in text and "nats" in text
 
 

@@ -12,8 +12,14 @@ from typing import Any
 
 import pandas as pd
 
-from ..summary import Cores, Estimate, Ratio, Summary
-from .claims import ablation_verdict, core_verdict, graph_verdict, phase_verdict
+from ..summary import CoreEvidence, Cores, Estimate, Ratio, Summary, Test
+from .claims import (
+    ablation_verdict,
+    core_verdict,
+    graph_verdict,
+    phase_verdict,
+    raw_profile_reading,
+)
 from .verdicts import (
     MISSING,
     NOT_SUPPORTED,
@@ -116,13 +122,7 @@ def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
     """
     cores, ablation = summary.cores, summary.ablation
     untrained = untrained_estimates(cores) if cores else {}
-    return [
-        (
-            "1 · Synergistic core in the middle layers",
-            "inverted-U statistic of the layer profile (> 0 claimed, and above the null)",
-            fmt_estimate(cores.inverted_u) if cores else "–",
-            core_verdict(cores) if cores else MISSING,
-        ),
+    return claim1_rows(cores) + [
         (
             "2 · Redundancy in early and late layers",
             "synergy graph more efficient, redundancy graph more modular",
@@ -154,10 +154,10 @@ def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
             reliability_reading(cores.split_half.rho) if cores else MISSING,
         ),
         (
-            "Control · circular-shift null",
-            "inverted U against circularly shifted series",
-            _null_estimate(cores),
-            null_reading(cores) if cores else MISSING,
+            "Control · raw rank-gradient profile",
+            "inverted-U statistic of rank(sts) − rank(rtr) by depth, against circular shifts",
+            (fmt_estimate(cores.inverted_u) + "; " + _null_estimate(cores)) if cores else "–",
+            raw_profile_reading(cores) if cores else MISSING,
         ),
         (
             "Control · untrained model",
@@ -166,6 +166,41 @@ def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
             untrained_reading(cores) if cores else MISSING,
         ),
     ]
+
+
+#: The redundancy functions claim 1 is judged under, in the order they are shown.
+REDUNDANCIES: tuple[str, ...] = ("mmi", "ccs")
+
+
+def claim1_rows(cores: Cores | None) -> list[tuple[str, str, str, str]]:
+    """The claim-1 rows of the verdict table: one per redundancy function, each re-judged
+    from its stored numbers with the chapter's rule."""
+    rows = []
+    for redundancy in REDUNDANCIES:
+        assessment = cores.assessments.get(redundancy) if cores else None
+        estimate, verdict = "–", MISSING
+        if assessment is not None:
+            ev = assessment.evidence
+            estimate = (
+                f"Δsts middle {fmt_test(ev.middle)}; middle − outer {fmt_test(ev.contrast)}"
+            )
+            verdict = core_verdict(ev, assessment.negligible)
+        rows.append(
+            (
+                f"1 · Synergistic core in the middle layers ({redundancy.upper()})",
+                "null-corrected synergy Δsts of middle vs outer heads (nats)",
+                estimate,
+                verdict,
+            )
+        )
+    return rows
+
+
+def fmt_test(test: Test | None) -> str:
+    """``0.012 [0.004, 0.020]`` of a :class:`~synergy_utils.summary.Test` or '–'."""
+    if test is None:
+        return "–"
+    return fmt_estimate(Estimate(test.value, test.ci_low, test.ci_high))
 
 
 def _corr_estimate(cores: Cores) -> Estimate:
@@ -248,9 +283,8 @@ def _curvature_reading(curv: Estimate) -> str:
 
 
 def _control_rows(cores: Cores) -> list[dict[str, Any]]:
-    t, b, g = cores.tdmi_normalised.inverted_u, cores.baseline, cores.graphs
+    b, g = cores.baseline, cores.graphs
     rows = [
-        _row("inverted-U statistic, TDMI-normalised atoms", t, ci_reading(t.ci_low, t.ci_high)),
         _row(
             "pair sts vs independent baseline 2·min(a_x, a_y): Pearson r",
             None,
@@ -297,15 +331,32 @@ def _control_rows(cores: Cores) -> list[dict[str, Any]]:
         rows.append(
             _row(f"inverted-U statistic, {label} ({control.n_prompts} prompts)", est, reading)
         )
-    d = cores.discrete.inverted_u
-    rows.append(
-        _row(
-            "inverted-U statistic, binarised (discrete) estimator",
-            d,
-            ci_reading(d.ci_low, d.ci_high),
-        )
-    )
+    for name, ev in cores.delta_controls.items():
+        rows.append(_delta_row(name, ev))
     return rows
+
+
+_DELTA_LABELS = {
+    "tdmi_normalised": "sts / TDMI against its own null (MMI)",
+    "discrete": "binarised estimator: sts (bits) against its own null",
+}
+
+
+def _delta_row(name: str, ev: CoreEvidence) -> dict[str, Any]:
+    """A null-corrected variant: its middle − outer contrast and what the interval says."""
+    con = ev.contrast
+    if finite(con.ci_low) and con.ci_low > 0:
+        reading = "middle heads carry more of it beyond the null than the outer heads"
+    elif finite(con.ci_high) and con.ci_high < 0:
+        reading = "outer heads carry more of it beyond the null"
+    else:
+        reading = "interval includes 0: no middle-layer excess established"
+    reading += f" ({ev.n_prompts} prompts, {ev.n_surrogates} surrogates)"
+    return _row(
+        f"Δ middle − outer, {_DELTA_LABELS.get(name, name)}",
+        Estimate(con.value, con.ci_low, con.ci_high),
+        reading,
+    )
 
 
 def model_comparison_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:

@@ -15,12 +15,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..summary import Cores, Estimate, Ratio
+from ..summary import (
+    INCONCLUSIVE,
+    MISSING,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Cores,
+    Estimate,
+    Ratio,
+)
 
-SUPPORTED = "supported"
-NOT_SUPPORTED = "not supported"
-INCONCLUSIVE = "inconclusive"
-MISSING = "not run"
 #: Significance level of every test behind a verdict.
 ALPHA = 0.05
 

@@ -20,6 +20,9 @@ from ..stats.nulls import empirical_p_value
 from ..stats.resampling import interval, percentile_interval
 from ..summary import (
     Baseline,
+    BatteryRow,
+    CoreAssessment,
+    CoreEvidence,
     Cores,
     Correlation,
     Estimate,
@@ -27,14 +30,12 @@ from ..summary import (
     Graphs,
     ModelControl,
     OtherGradient,
-    ProfileSummary,
     ShiftNull,
     SplitHalf,
 )
 from .cores import (
     DEFAULT_GRADIENT_METHOD,
     GRADIENT_METHODS,
-    REDUNDANCY_ATOM,
     SYNERGY_ATOM,
     _check_method,
     _nanmean,
@@ -46,25 +47,8 @@ from .cores import (
     mean_head_scores,
     null_for_method,
     synergy_gradient,
-    thirds,
 )
 from .graphs import EFFICIENCY_DEFINITION, MODULARITY_DEFINITION
-
-
-def tdmi_normalised(scores: xr.Dataset, atoms: Sequence[str] = (SYNERGY_ATOM, REDUNDANCY_ATOM)):
-    """Per-prompt head scores of each atom divided by the head's TDMI (both partner means).
-
-    Equal to the share of the head's time-delayed mutual information (summed over partners)
-    that the atom carries, so heads that are simply more predictable do not score higher.
-    Returns an ``xr.Dataset`` with the atoms as variables, dims ``(prompt, layer, head)``.
-    """
-    if "tdmi" not in scores:
-        raise ValueError("scores has no 'tdmi'; run head_atom_scores(..., include_tdmi=True)")
-    tdmi = scores["tdmi"].where(scores["tdmi"] > 0)
-    out = xr.Dataset({atom: scores[atom] / tdmi for atom in atoms})
-    for atom in atoms:
-        out[atom].attrs = {"units": "1", "long_name": f"{atom} / TDMI (partner means)"}
-    return out
 
 
 def _pairs_upper(matrix: np.ndarray) -> np.ndarray:
@@ -343,63 +327,9 @@ def _analyse(recorded: Any, tau: int, method: str, n_bootstrap: int, seed: int) 
     return analyse_values(recorded, tau=tau, method=method, n_bootstrap=n_bootstrap, seed=seed)
 
 
-def planted_core_series(
-    n_prompts: int = 6,
-    n_steps: int = 100,
-    n_layers: int = 6,
-    n_heads: int = 4,
-    *,
-    coupling: float = 0.8,
-    driver_ar: float = 0.8,
-    noise: float = 0.5,
-    seed: int = 0,
-) -> np.ndarray:
-    """Synthetic ``(P, T, L, H)`` head series with a known synergistic core in the middle.
-
-    Middle-third layers (:func:`thirds`): heads ``(0, 1), (2, 3), ...`` form pairs with
-    crossed dynamics ``x_{t+1} = c y_t + e``, ``y_{t+1} = c x_t + e'`` (each head's past
-    predicts only its partner's future: for c = 0.8 the pair's ``sts`` is 1.02 nats and
-    neither series is autocorrelated at lag 1); an odd last head is white noise. Outer layers:
-    every head is one shared AR(1) driver (coefficient ``driver_ar``) plus independent white
-    noise of size ``noise``, so they are mutually *redundant*. Unit-variance innovations.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.empty((n_prompts, n_steps, n_layers, n_heads))
-    _, middle, _ = thirds(n_layers)
-    burn = 50
-    for p in range(n_prompts):
-        driver = np.zeros(n_steps + burn)
-        for t in range(1, n_steps + burn):
-            driver[t] = driver_ar * driver[t - 1] + rng.standard_normal()
-        driver = driver[burn:]
-        for layer in range(n_layers):
-            if middle.start <= layer < middle.stop:
-                z = np.zeros((n_steps + burn, n_heads))
-                eps = rng.standard_normal((n_steps + burn, n_heads))
-                for t in range(1, n_steps + burn):
-                    prev = z[t - 1]
-                    swapped = prev.copy()
-                    swapped[0 : n_heads - 1 : 2] = prev[1:n_heads:2]
-                    swapped[1:n_heads:2] = prev[0 : n_heads - 1 : 2]
-                    z[t] = eps[t]
-                    paired = 2 * (n_heads // 2)
-                    z[t, :paired] += coupling * swapped[:paired]
-                out[p, :, layer] = z[burn:]
-            else:
-                out[p, :, layer] = driver[:, None] + noise * rng.standard_normal((n_steps, n_heads))
-    return out
-
-
 # --------------------------------------------------------------------------------------
 # The chapter's numbers as one typed summary section
 # --------------------------------------------------------------------------------------
-
-
-def _profile_summary(boot: Mapping[str, Any]) -> ProfileSummary:
-    return ProfileSummary(
-        layer_profile=list(np.asarray(boot["profile"], dtype=float)),
-        inverted_u=Estimate(**interval(boot["inverted_u"], boot["inverted_u_ci"])),
-    )
 
 
 def shift_null_summary(boot: Mapping[str, Any], null: Mapping[str, Any]) -> ShiftNull:
@@ -472,16 +402,18 @@ def cores_section(
     split_half: Mapping[str, Any],
     baseline: Mapping[str, Any],
     graphs: Mapping[str, Any],
-    tdmi_boot: Mapping[str, Any],
-    discrete_boot: Mapping[str, Any],
     model_controls: Mapping[str, Mapping[str, Any]],
     control_prompts: Sequence[int],
     provenance: Mapping[str, Any],
+    assessments: Mapping[str, CoreAssessment] | None = None,
+    delta_controls: Mapping[str, CoreEvidence] | None = None,
+    battery: Sequence[BatteryRow] = (),
 ) -> Cores:
     """Every number of the synergistic-cores chapter as the typed ``cores`` section.
 
-    The verdict fields are left empty: the claim-1 rule of
-    :mod:`synergy_utils.report.claims` fills them from these numbers.
+    ``assessments`` (claim 1 per redundancy function), ``delta_controls`` and ``battery``
+    come from the null-corrected analysis; the paragraph fields are left empty for the
+    report layer.
     """
     return Cores(
         model=model,
@@ -507,15 +439,16 @@ def cores_section(
             efficiency_definition=EFFICIENCY_DEFINITION,
             modularity_definition=MODULARITY_DEFINITION,
         ),
-        tdmi_normalised=_profile_summary(tdmi_boot),
-        discrete=_profile_summary(discrete_boot),
         model_controls={
             label: model_control_summary(label, entry) for label, entry in model_controls.items()
         },
         control_prompts=[int(i) for i in control_prompts],
-        verdict="",
+        verdict="; ".join(f"{r}: {a.verdict}" for r, a in (assessments or {}).items()),
         verdict_paragraph="",
         provenance=dict(provenance),
+        assessments=dict(assessments or {}),
+        delta_controls=dict(delta_controls or {}),
+        battery=list(battery),
     )
 
 

@@ -476,7 +476,6 @@ def circular_shift_null(
     """
     _check_method(method)
     array = as_values(values)
-    n_layers, n_heads = array.shape[2:]
 
     def mean_scores(shifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores = head_atom_scores(
@@ -487,6 +486,22 @@ def circular_shift_null(
     replicates = shift_null(array, mean_scores, n_shuffles, seed, progress=progress)
     null_syn = np.stack([syn for syn, _ in replicates])
     null_red = np.stack([red for _, red in replicates])
+    return {**null_profiles(null_syn, null_red, method, ci_level), "seed": seed}
+
+
+def null_profiles(
+    null_synergy: np.ndarray,
+    null_redundancy: np.ndarray,
+    method: str = DEFAULT_GRADIENT_METHOD,
+    ci_level: float = 0.95,
+) -> dict[str, Any]:
+    """Gradient profiles of null head scores ``(S, L, H)`` (one per surrogate): the scaled
+    profiles, their pointwise band, the inverted-U statistics (the layout of
+    :func:`circular_shift_null`, which is this on fresh circular shifts)."""
+    _check_method(method)
+    null_syn = np.asarray(null_synergy, dtype=np.float64)
+    null_red = np.asarray(null_redundancy, dtype=np.float64)
+    n_shuffles, n_layers, n_heads = null_syn.shape
     gradients = _gradient_rows(
         null_syn.reshape(n_shuffles, -1), null_red.reshape(n_shuffles, -1), method
     ).reshape(n_shuffles, n_layers, n_heads)
@@ -495,7 +510,6 @@ def circular_shift_null(
     return {
         "method": method,
         "n_shuffles": n_shuffles,
-        "seed": seed,
         "ci_level": ci_level,
         "null_profiles": profiles,
         "band": percentile_interval(profiles, ci_level),

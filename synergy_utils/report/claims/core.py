@@ -1,41 +1,211 @@
-"""Claims 1 and 2, from the synergistic-cores chapter: the rule and its wording.
+"""Claims 1 and 2, from the synergistic-cores chapter: the rules and their wording.
 
-Claim 1: a synergistic core in the middle layers. Claim 2: redundancy at the edges, read
-from the synergy and redundancy graphs. Both the chapter and the landing page call these
-functions on the stored ``cores`` section.
+**Claim 1** (a synergistic core in the middle layers) is judged on null-corrected synergy:
+for every pair of heads, ``sts`` minus the mean of the same pair in circular-shift
+surrogates (each head's own persistence kept exactly), averaged over each head's partners
+(:mod:`synergy_utils.stages.core_null`). :func:`core_verdict` is a pure function of those
+stored numbers, so the chapter and the landing page reach the same verdict;
+:func:`assess_core` computes the numbers and applies it. The rule was validated on the
+synthetic battery of :mod:`synergy_utils.simulation` (every system, 30 seeds, under MMI
+and under CCS; ``docs/validation.md``) and never tuned on a language model.
+
+**Claim 2** (redundancy at the edges) is read from the synergy and redundancy graphs.
 """
 
 from __future__ import annotations
 
-from ...summary import Cores, Graphs
-from ..verdicts import (
-    ALPHA,
+from typing import Any
+
+import numpy as np
+
+from ...summary import (
     INCONCLUSIVE,
     MISSING,
     NOT_SUPPORTED,
     SUPPORTED,
-    finite,
-    interval_verdict,
-    reliability_reading,
-    untrained_estimates,
+    CoreAssessment,
+    CoreEvidence,
+    Graphs,
+    Test,
 )
-from ..verdicts import fmt as _fmt
+from ..verdicts import finite
+
+#: Mean Δsts (nats) below which null-corrected synergy counts as negligible: about the size
+#: of the estimator's own artefacts at T = 100 (white noise gives sts ≈ 0.003 nats).
+NEGLIGIBLE_NATS = 0.005
+#: Fewest surrogates with which a null p-value can fall below 0.05.
+MIN_SURROGATES = 19
+
+#: The claim-1 rule in words (shown beside every verdict).
+CORE_RULE = (
+    "Supported: the middle-third heads' mean null-corrected synergy (Δsts: sts minus its "
+    "circular-shift null, per pair, averaged over partners) is more than negligible (its "
+    "bootstrap interval over prompts lies above the negligible size, and the sign-flip p over "
+    "prompts < alpha), it is larger than the outer-third heads' (interval of the difference "
+    "above 0, p < alpha), and it exceeds the middle heads' null-corrected redundancy "
+    "(interval of Δsts − Δrtr above 0). Not supported: the contrast's interval lies below 0, "
+    "or the middle Δsts interval lies below the negligible size while the middle layers hold "
+    "no larger share of significant pairs than the outer layers. Inconclusive: anything else "
+    "(including too few surrogates for a null)."
+)
 
 
-def core_verdict(cores: Cores, alpha: float = ALPHA) -> str:
-    """Claim 1 from the layer profile of the rank gradient.
+def _ok(*values: Any) -> bool:
+    return all(finite(v) for v in values)
 
-    ``supported``: the bootstrap interval of the inverted-U statistic lies above 0 *and* the
-    statistic beats the circular-shift null (p < ``alpha``); ``not supported``: the interval
-    lies at or below 0; ``inconclusive`` otherwise, including when no null was run.
+
+def verdict_reason(evidence: CoreEvidence, negligible: float = NEGLIGIBLE_NATS) -> tuple[str, str]:
+    """``(verdict, reason)`` of :data:`CORE_RULE` from the stored numbers."""
+    alpha = evidence.alpha
+    mid, con, dom = evidence.middle, evidence.contrast, evidence.dominance
+    if not evidence.n_surrogates >= MIN_SURROGATES:
+        return INCONCLUSIVE, f"fewer than {MIN_SURROGATES} surrogates: no usable null"
+    if not _ok(mid.ci_low, mid.ci_high, con.ci_low, con.ci_high):
+        return INCONCLUSIVE, "the middle or contrast interval is undefined"
+    beyond = _ok(mid.p, con.p) and mid.p < alpha and con.p < alpha
+    if mid.ci_low > negligible and con.ci_low > 0 and beyond:
+        if dom is not None and finite(dom.ci_low) and dom.ci_low > 0:
+            return SUPPORTED, (
+                f"middle-layer synergy beyond the null is above {negligible:g} nats, larger "
+                "than in the outer layers, and larger than the middle layers' redundancy "
+                "beyond the null"
+            )
+        return INCONCLUSIVE, (
+            f"middle-layer synergy beyond the null is above {negligible:g} nats and larger "
+            "than in the outer layers, but not shown to exceed the middle layers' redundancy "
+            "beyond the null (a shared, redundant signal can raise sts)"
+        )
+    if con.ci_high < 0:
+        return NOT_SUPPORTED, "the outer layers carry more synergy beyond the null than the middle"
+    shares = (evidence.middle_share, evidence.outer_share)
+    if mid.ci_high < negligible and not (_ok(*shares) and shares[0] > shares[1]):
+        return NOT_SUPPORTED, (
+            f"the middle layers' synergy beyond the null is below {negligible:g} nats (the "
+            "whole interval) and they hold no larger share of significant pairs than the outer "
+            "layers"
+        )
+    return INCONCLUSIVE, "the intervals neither establish nor exclude a middle-layer excess"
+
+
+def core_verdict(evidence: CoreEvidence, negligible: float = NEGLIGIBLE_NATS) -> str:
+    """The claim-1 verdict from stored numbers (see :data:`CORE_RULE`)."""
+    return verdict_reason(evidence, negligible)[0]
+
+
+def judge(evidence: CoreEvidence, negligible: float = NEGLIGIBLE_NATS) -> CoreAssessment:
+    """The :class:`~synergy_utils.summary.CoreAssessment` of stored numbers."""
+    verdict, reason = verdict_reason(evidence, negligible)
+    return CoreAssessment(verdict, reason, CORE_RULE, float(negligible), evidence)
+
+
+def assess_core(
+    values: Any,
+    *,
+    redundancy: str = "mmi",
+    tau: int = 1,
+    n_shuffles: int = 200,
+    seed: int = 0,
+    ci_level: float = 0.95,
+    alpha: float = 0.05,
+    n_bootstrap: int = 1000,
+    progress: bool = False,
+    negligible: float = NEGLIGIBLE_NATS,
+) -> CoreAssessment:
+    """Judge claim 1 on head series ``values`` (a ``HeadSeries`` or an array (prompt, step,
+    layer, head)) under one redundancy function (``"mmi"`` or ``"ccs"``).
+
+    Null-corrects sts, rtr and Φ_WMS of every pair with ``n_shuffles`` circular-shift
+    surrogates (offsets drawn from ``seed``), summarises them by depth with bootstraps over
+    prompts (``n_bootstrap``, ``ci_level``) and applies :func:`core_verdict`. Returns the
+    verdict, its reason and every number behind it (``.evidence``).
     """
-    shape = interval_verdict(cores.inverted_u, 0.0)
-    if shape in (NOT_SUPPORTED, MISSING):
-        return shape
-    p_null = cores.null.p_value if cores.null is not None else None
-    if shape == SUPPORTED and finite(p_null) and p_null < alpha:
-        return SUPPORTED
-    return INCONCLUSIVE
+    from ...stages.core_null import RULE_QUANTITIES, core_evidence
+    from ...stats.pair_null import null_corrected_atoms
+
+    array = np.asarray(getattr(values, "values", values), dtype=np.float64)
+    nulls = null_corrected_atoms(
+        array,
+        atoms=RULE_QUANTITIES,
+        redundancy=redundancy,
+        tau=tau,
+        n_surrogates=n_shuffles,
+        alpha=alpha,
+        seed=seed,
+        progress=progress,
+    )
+    evidence = core_evidence(nulls, ci_level=ci_level, n_bootstrap=n_bootstrap, seed=seed)
+    return judge(evidence, negligible)
+
+
+# --------------------------------------------------------------------------------------
+# Words
+# --------------------------------------------------------------------------------------
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    return f"{float(x):.{digits}f}" if finite(x) else "n/a"
+
+
+def _p(x: Any) -> str:
+    if not finite(x):
+        return "n/a"
+    return f"{x:.3f}" if x >= 0.001 else f"{x:.1e}"
+
+
+def _est(test: Test | None, pct: str, units: str = "nats") -> str:
+    if test is None:
+        return "n/a"
+    return (
+        f"{_f(test.value)} {units} ({pct} CI {_f(test.ci_low)} to {_f(test.ci_high)}; "
+        f"sign-flip p over prompts = {_p(test.p)})"
+    )
+
+
+def core_paragraph(assessment: CoreAssessment) -> str:
+    """The claim-1 verdict in plain words: the comparisons behind it with their intervals,
+    equivalence only where an interval shows it, and the raw rank-gradient statistic beside."""
+    ev, negligible = assessment.evidence, assessment.negligible
+    pct = f"{100 * ev.ci_level:.0f}%"
+    parts = [
+        f"Claim 1 (a synergistic core in the middle layers) is {assessment.verdict.upper()} "
+        f"under {ev.redundancy.upper()} redundancy: {assessment.reason}.",
+        f"Middle-third heads carry {_est(ev.middle, pct)} of synergy (sts) beyond a "
+        f"circular-shift null of {ev.n_surrogates} surrogates per pair (each head's own "
+        f"persistence kept exactly); outer-third heads carry {_est(ev.outer, pct)}; the "
+        f"difference middle minus outer is {_est(ev.contrast, pct)}.",
+    ]
+    if ev.dominance is not None:
+        parts.append(
+            "Middle-layer synergy minus redundancy, both beyond the null, is "
+            f"{_est(ev.dominance, pct)}."
+        )
+    mid = ev.middle
+    if _ok(mid.ci_low, mid.ci_high) and -negligible < mid.ci_low and mid.ci_high < negligible:
+        parts.append(
+            f"The whole interval of the middle layers' value lies within ±{negligible:g} nats, "
+            "the size we treat as negligible: equivalent to no excess synergy at that margin."
+        )
+    parts.append(
+        f"{ev.n_significant_pairs} of {ev.n_pairs} pairs have synergy significantly above their "
+        f"null (Benjamini–Hochberg, q ≤ {ev.alpha:g}); the share of significant (head, partner) "
+        f"pairs is {_f(ev.middle_share)} in the middle third and {_f(ev.outer_share)} in the "
+        "outer thirds."
+    )
+    raw = ev.raw_inverted_u
+    if raw is not None:
+        parts.append(
+            "Reported beside the verdict and not used by it: the raw rank-gradient profile "
+            f"(rank(sts) − rank(rtr)) has an inverted-U statistic of {_f(raw.observed, 2)} "
+            f"against a null mean of {_f(raw.null_mean, 2)} from the same surrogates "
+            f"(p = {_p(raw.p)}); that statistic rewards low redundancy as much as high synergy, "
+            "and under MMI it rewards persistence, so it can beat its null without any synergy."
+        )
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Claim 2: redundancy at the edges, read from the graphs
+# --------------------------------------------------------------------------------------
 
 
 def graph_verdict(graphs: Graphs | None) -> str:
@@ -52,158 +222,3 @@ def graph_verdict(graphs: Graphs | None) -> str:
     if not any(checks):
         return NOT_SUPPORTED
     return INCONCLUSIVE
-
-
-def core_paragraph(cores: Cores, alpha: float = ALPHA) -> str:
-    """A plain-words paragraph on whether the inverted U holds, built from the ``cores``
-    section with the claim-1 rule :func:`~synergy_utils.report.verdicts.core_verdict`."""
-    verdict = core_verdict(cores, alpha)
-    sentences = [_core_headline(cores, verdict)]
-    sentences += _core_null_sentences(cores)
-    sentences += _core_control_sentences(cores, verdict)
-    return " ".join(s for s in sentences if s)
-
-
-def _core_headline(cores: Cores, verdict: str) -> str:
-    inv = cores.inverted_u
-    level = int(round(100 * float(cores.ci_level)))
-    where = f"On {cores.model or 'this model'}, with " + (
-        f"{cores.n_prompts} prompts and " if cores.n_prompts else ""
-    )
-    where += f"the {cores.method} gradient"
-    value, lo, hi = inv.value, inv.ci_low, inv.ci_high
-    direction = "below" if finite(value) and float(value) < 0 else "above"
-    magnitude = abs(float(value)) if finite(value) else value
-    shape = (
-        f"the middle third of the layers scores {_fmt(magnitude)} {direction} the outer thirds "
-        f"on the [0, 1]-scaled layer profile (statistic {_fmt(value)}, {level} % bootstrap "
-        f"interval {_fmt(lo)} to {_fmt(hi)})"
-    )
-    p_null = cores.null.p_value if cores.null else None
-    null_mean = cores.null.mean.value if cores.null else None
-    null_text = (
-        "the circular-shift null, which keeps each head's autocorrelation but breaks the timing "
-        "between heads, "
-        + (f"reaches {_fmt(null_mean)} on average, " if finite(null_mean) else "")
-        + f"p = {_fmt(p_null, 3)}"
-        if finite(p_null)
-        else "no circular-shift null was run"
-    )
-    if verdict == SUPPORTED:
-        return f"{where}, the claimed inverted U is supported: {shape}, and {null_text}."
-    if finite(lo) and finite(hi) and float(hi) < 0:
-        reason = "the middle layers score *lower* than the outer ones, a U rather than an ∩"
-    elif not (finite(lo) and float(lo) > 0):
-        reason = "the interval includes zero, so the data cannot tell an inverted U from none"
-    elif not finite(p_null):
-        reason = (
-            "the shape is there (the interval excludes zero), but without a null it cannot be "
-            "told from what each head's own dynamics produce"
-        )
-    else:
-        reason = (
-            "the shape is there (the interval excludes zero), but it does not beat the null in "
-            "which the timing between heads is destroyed, so each head's own dynamics (chiefly "
-            "its autocorrelation) can produce it"
-        )
-    word = "not supported" if verdict == NOT_SUPPORTED else "inconclusive"
-    return f"{where}, the claimed inverted U is {word}: {shape}; {reason} ({null_text})."
-
-
-def _core_null_sentences(cores: Cores) -> list[str]:
-    sentences = []
-    other = cores.other_method
-    if finite(other.inverted_u.value):
-        text = (
-            f"The {other.method} gradient gives {_fmt(other.inverted_u.value)} "
-            f"(interval {_fmt(other.inverted_u.ci_low)} to {_fmt(other.inverted_u.ci_high)}"
-        )
-        if finite(other.null_p_value):
-            if finite(other.null_mean):
-                text += f"; the same null alone reaches {_fmt(other.null_mean)} on average"
-            text += f", p = {_fmt(other.null_p_value, 3)}"
-        sentences.append(text + ").")
-    frac = cores.null.fraction_inside if cores.null else None
-    if finite(frac):
-        text = f"{_fmt(100 * float(frac), 0)} % of the layers lie inside the null band"
-        if finite(cores.null.profile_corr):
-            text += (
-                f", and the mean null profile correlates r = {_fmt(cores.null.profile_corr)} "
-                "with the observed one"
-            )
-        sentences.append(text + ".")
-    curv = cores.curvature
-    if finite(curv.value):
-        if finite(curv.ci_high) and float(curv.ci_high) < 0:
-            reading = "concave, ∩-shaped"
-        elif finite(curv.ci_low) and float(curv.ci_low) > 0:
-            reading = "convex, U-shaped"
-        else:
-            reading = "no clear curvature either way"
-        sentences.append(
-            f"A quadratic fit over depth gives curvature {_fmt(curv.value)} "
-            f"(interval {_fmt(curv.ci_low)} to {_fmt(curv.ci_high)}): {reading}."
-        )
-    return sentences
-
-
-def _core_control_sentences(cores: Cores, verdict: str) -> list[str]:
-    sentences = []
-    rho = cores.split_half.rho
-    if finite(rho):
-        sentences.append(
-            f"Split-half reliability: {reliability_reading(rho)} (Spearman ρ = {_fmt(rho)})."
-        )
-    r = cores.syn_red.r
-    if finite(r) and r > 0.3:
-        sentences.append(
-            f"Synergy and redundancy are positively correlated across heads (r = {_fmt(r)}), "
-            "as independent reproductions found and unlike the negative relation in the "
-            "brain, so part of the gradient ranks one shared factor twice."
-        )
-    elif finite(r) and r < -0.3:
-        sentences.append(
-            f"Synergy and redundancy are negatively correlated across heads (r = {_fmt(r)}), "
-            "as in the brain."
-        )
-    elif finite(r):
-        sentences.append(
-            f"Synergy and redundancy are only weakly correlated across heads (r = {_fmt(r)})."
-        )
-    base = cores.baseline.pair_pearson
-    if finite(base) and base > 0.7:
-        sentences.append(
-            f"Pair synergy closely follows the independent-series baseline 2·min(a_x, a_y) "
-            f"(r = {_fmt(base)}): much of what MMI calls synergy here is each head's own "
-            "autocorrelation."
-        )
-    elif finite(base):
-        sentences.append(
-            f"Pair synergy is only partly explained by the independent-series baseline "
-            f"2·min(a_x, a_y) (r = {_fmt(base)})."
-        )
-    for name, est in untrained_estimates(cores).items():
-        if not finite(est.value):
-            continue
-        rvalue = float(est.value)
-        if verdict == SUPPORTED:
-            similar = rvalue >= 0.5 * float(cores.inverted_u.value)
-            tail = (
-                ", so the shape owes at least as much to the architecture as to training"
-                if similar
-                else ", so the trained model's shape is not produced by the architecture alone"
-            )
-        else:
-            tail = " (an untrained network can show such a shape too)" if rvalue > 0.2 else ""
-        sentences.append(f"The {name} scores {_fmt(rvalue)} on the same statistic{tail}.")
-    extras = [
-        f"{label} {_fmt(summary.inverted_u.value)}"
-        for summary, label in (
-            (cores.tdmi_normalised, "TDMI-normalised atoms give"),
-            (cores.discrete, "the binarised (discrete) estimator gives"),
-        )
-        if finite(summary.inverted_u.value)
-    ]
-    if extras:
-        sentences.append("For comparison, " + " and ".join(extras) + ".")
-    return sentences
