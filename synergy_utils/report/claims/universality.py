@@ -1,0 +1,120 @@
+"""Does claim 1 hold across architectures? One rule over the per-model claim-1 verdicts.
+
+The preprint says its picture holds "across multiple LLM architectures". The cross-model
+chapter judges claim 1 on every model with the same rule (:func:`.core.core_verdict`, under
+MMI and under CCS redundancy); :func:`universality` turns those verdicts into one statement,
+"holds in k of n families under MMI, j under CCS", and a verdict:
+
+* **supported**: at least :data:`MIN_FAMILIES` families, and claim 1 is supported in every
+  family under both redundancy functions;
+* **not supported**: some family is a counter-example, i.e. claim 1 is *not supported* in it
+  under both redundancy functions (so the picture is not universal, whatever the others say);
+* **inconclusive**: anything else (too few families, undecided families, or families where
+  MMI and CCS disagree).
+
+A family is a model architecture (``config.model_type``); several models of one family count
+once, and the family holds under a redundancy function only when every one of its models
+does (one counter-example inside a family is still a counter-example).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+
+#: Fewest distinct families for a claim about architectures in general.
+MIN_FAMILIES = 2
+#: The redundancy functions the rule needs a claim-1 verdict under, in order.
+REDUNDANCIES: tuple[str, ...] = ("mmi", "ccs")
+
+UNIVERSALITY_RULE = (
+    f"Supported: at least {MIN_FAMILIES} model families, and claim 1 is supported in every "
+    "family under both MMI and CCS redundancy. Not supported: in some family claim 1 is not "
+    "supported under both. Inconclusive: anything else. A family holds only if every one of "
+    "its models does."
+)
+
+
+@dataclass(frozen=True)
+class ModelVerdicts:
+    """The claim-1 verdicts of one model: its label, family and verdict per redundancy."""
+
+    model: str
+    family: str
+    verdicts: Mapping[str, str]  #: redundancy function ("mmi", "ccs") -> claim-1 verdict
+
+
+@dataclass
+class Universality:
+    """The universality verdict and the counts behind it."""
+
+    verdict: str
+    statement: str  #: "holds in k of n families under MMI, j under CCS"
+    reason: str
+    rule: str
+    n_families: int
+    holds: dict[str, int]  #: redundancy -> families where claim 1 is supported
+    counter_examples: list[str] = field(default_factory=list)  #: families refuting it
+    families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
+
+
+def family_verdict(verdicts: Sequence[str]) -> str:
+    """One family's verdict from its models' verdicts under one redundancy function:
+    supported if all are, not supported if any is, else inconclusive."""
+    if not verdicts:
+        return INCONCLUSIVE
+    if any(v == NOT_SUPPORTED for v in verdicts):
+        return NOT_SUPPORTED
+    if all(v == SUPPORTED for v in verdicts):
+        return SUPPORTED
+    return INCONCLUSIVE
+
+
+def universality(models: Sequence[ModelVerdicts]) -> Universality:
+    """Apply :data:`UNIVERSALITY_RULE` to the claim-1 verdicts of several models."""
+    by_family: dict[str, list[ModelVerdicts]] = {}
+    for entry in models:
+        by_family.setdefault(entry.family, []).append(entry)
+    families = {
+        family: {
+            r: family_verdict([str(m.verdicts.get(r, INCONCLUSIVE)) for m in members])
+            for r in REDUNDANCIES
+        }
+        for family, members in by_family.items()
+    }
+    n = len(families)
+    holds = {r: sum(v[r] == SUPPORTED for v in families.values()) for r in REDUNDANCIES}
+    counter = [f for f, v in families.items() if all(v[r] == NOT_SUPPORTED for r in REDUNDANCIES)]
+    statement = (
+        f"holds in {holds['mmi']} of {n} famil{'y' if n == 1 else 'ies'} under MMI, "
+        f"{holds['ccs']} under CCS"
+    )
+    if counter:
+        verdict = NOT_SUPPORTED
+        reason = f"not supported under either redundancy function in {', '.join(counter)}"
+    elif n >= MIN_FAMILIES and all(holds[r] == n for r in REDUNDANCIES):
+        verdict, reason = SUPPORTED, "supported in every family under both"
+    elif n < MIN_FAMILIES:
+        verdict = INCONCLUSIVE
+        reason = f"{n} famil{'y' if n == 1 else 'ies'}: at least {MIN_FAMILIES} are needed"
+    else:
+        open_families = [f for f, v in families.items() if any(x != SUPPORTED for x in v.values())]
+        verdict = INCONCLUSIVE
+        reason = f"undecided or split between MMI and CCS in {', '.join(open_families)}"
+    return Universality(
+        verdict=verdict,
+        statement=statement,
+        reason=reason,
+        rule=UNIVERSALITY_RULE,
+        n_families=n,
+        holds=holds,
+        counter_examples=counter,
+        families=families,
+    )
+
+
+def universality_sentence(result: Universality) -> str:
+    """One sentence for the landing page and the chapter."""
+    return f"Claim 1 {result.statement}: **{result.verdict}** ({result.reason})."
