@@ -13,13 +13,17 @@ import pytest
 
 from synergy_utils.stages.tasks import (
     CATEGORY_FAMILY,
+    COPY_SYMBOLS,
     TASK_FAMILIES,
     Task,
     accuracy,
+    candidate_levels,
     check_answer,
     difficulty_levels,
     generate_tasks,
+    level_bounds,
     parse_answer,
+    reply_budget,
 )
 
 N_PER_LEVEL = 25
@@ -65,12 +69,39 @@ def solve_multi_hop(prompt: str) -> tuple[str, int]:
         assert hops < 50, "reference cycle"
 
 
+def solve_copy(prompt: str) -> tuple[str, int]:
+    inner = re.fullmatch(
+        r"Repeat this list exactly: \[([^\]]*)\]\. Reply with the list only\.", prompt
+    ).group(1)
+    items = [int(x) for x in inner.split(", ")]
+    assert set(items) <= {0, 1, 2}
+    return ", ".join(map(str, items)), len(items)
+
+
+def solve_digit_sum(prompt: str) -> tuple[str, int]:
+    inner = re.fullmatch(r"What is ([\d +]+)\? Reply with the number only\.", prompt).group(1)
+    terms = [int(x) for x in inner.split(" + ")]
+    assert all(1 <= t <= 5 for t in terms)
+    return str(sum(terms)), len(terms)
+
+
+def solve_bounded(prompt: str) -> tuple[str, int]:
+    """The sum, and the larger operand (the level is the operands' upper bound)."""
+    a, b = re.fullmatch(r"What is (\d+) \+ (\d+)\? Reply with the number only\.", prompt).groups()
+    return str(int(a) + int(b)), max(int(a), int(b))
+
+
 SOLVERS = {
     "addition": solve_addition,
     "arithmetic_chain": solve_chain,
     "list_reversal": solve_reversal,
     "multi_hop": solve_multi_hop,
+    "copy_list": solve_copy,
+    "digit_sum": solve_digit_sum,
+    "addition_bounded": solve_bounded,
 }
+#: Families whose level is an upper bound that the solver's measure may not exceed.
+BOUNDED = {"addition_bounded"}
 
 
 def test_every_family_has_a_solver_and_six_levels():
@@ -91,8 +122,11 @@ def test_answers_match_an_independent_solution_and_difficulty_scales(family):
             assert (task.family, task.difficulty, task.seed) == (family, level, 3)
             expected, measured_difficulty = SOLVERS[family](task.prompt)
             assert task.answer == expected, task.prompt
-            # difficulty really is digits / operations / length / hops
-            assert measured_difficulty == level, task.prompt
+            # difficulty really is digits / operations / length / hops / terms / bound
+            if family in BOUNDED:
+                assert (level + 1) // 2 <= measured_difficulty <= level, task.prompt
+            else:
+                assert measured_difficulty == level, task.prompt
             # the stored answer passes the checker, in a bare reply and in a sentence
             assert check_answer(task, task.answer)
             assert check_answer(task, f"The answer is {task.answer}.")
@@ -246,3 +280,61 @@ def test_accuracy_counts_correct_replies():
     texts = [f"The answer is {tasks[0].answer}.", tasks[1].answer, "no", "0"]
     assert accuracy(tasks, texts) == pytest.approx(0.5)
     assert accuracy([], []) != accuracy([], [])  # NaN
+
+
+# --- the calibrated families ----------------------------------------------------------
+
+
+def test_new_families_draw_from_their_stated_ranges():
+    items = [i for t in generate_tasks("copy_list", 40, 20, seed=0) for i in t.meta["items"]]
+    assert set(items) == set(COPY_SYMBOLS)  # three symbols, all used
+    terms = [v for t in generate_tasks("digit_sum", 12, 20, seed=0) for v in t.meta["terms"]]
+    assert set(terms) == {1, 2, 3, 4, 5}
+    operands = [
+        v for t in generate_tasks("addition_bounded", 30, 200, seed=0) for v in t.meta["operands"]
+    ]
+    assert min(operands) == 15 and max(operands) == 30  # uniform on ceil(N/2)..N
+
+
+@pytest.mark.parametrize("family", TASK_FAMILIES)
+def test_scan_candidates_lie_inside_the_bounds_and_replies_fit_the_budget(family):
+    low, high = level_bounds(family)
+    candidates = candidate_levels(family)
+    assert candidates == sorted(set(candidates)) and len(candidates) >= 5
+    assert low <= candidates[0] and candidates[-1] <= high
+    for level in candidates:
+        # a bare reply that restates the answer fits the budget (digits, commas, spaces,
+        # lead-in); the list families need about three tokens per item
+        task = generate_tasks(family, level, 1, seed=0)[0]
+        assert reply_budget(family, level) >= len(task.answer) + 10
+
+
+def test_new_families_refuse_levels_outside_their_bounds():
+    for family in ("copy_list", "digit_sum", "addition_bounded"):
+        low, high = level_bounds(family)
+        generate_tasks(family, low, 1)
+        generate_tasks(family, high, 1)
+        for bad in (low - 1, high + 1):
+            with pytest.raises(ValueError, match="supports difficulty"):
+                generate_tasks(family, bad, 1)
+
+
+COPY_REPLIES = [
+    ("The list is [0, 1, 2].", "0, 1, 2"),
+    ("The list is: [0, 1, 2].", "0, 1, 2"),
+    ("The list is: 0, 1, 2.", "0, 1, 2"),
+    ("[0, 1, 2]", "0, 1, 2"),
+    ("The list is [0, 1,", "0, 1"),  # a prefix of a reply reads as the partial list
+]
+
+
+@pytest.mark.parametrize(("reply", "expected"), COPY_REPLIES)
+def test_parser_reads_copied_lists(reply, expected):
+    assert parse_answer(reply, "copy_list") == expected
+
+
+def test_parser_reads_the_sums_of_the_arithmetic_families():
+    for family in ("digit_sum", "addition_bounded"):
+        assert parse_answer("2 + 3 + 4 = 9", family) == "9"
+        assert parse_answer("The answer is 10.", family) == "10"
+        assert parse_answer("2 + 3 + 4 = 1", family) == "1"  # a prefix: not yet 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -153,11 +153,31 @@ class DecodeResult:
         generated: per prompt, the generated token ids (ending with EOS if it stopped there).
         stop_steps: per prompt, the step that produced EOS when ``stop_at_eos``, else None.
         n_forward: forward passes run.
+        eos_steps: per prompt, the first step at which an EOS id was the greedy choice (the
+            prompt's natural end), whether EOS was then suppressed or not; None if never.
     """
 
     generated: list[list[int]]
     stop_steps: list[int | None]
     n_forward: int
+    eos_steps: list[int | None] = field(default_factory=list)
+
+
+def _mark_natural_end(
+    logits: torch.Tensor, eos: torch.Tensor, eos_step: torch.Tensor, done: torch.Tensor, step: int
+) -> None:
+    """Record ``step`` for rows whose greedy choice is EOS for the first time (before any
+    suppression; rows already stopped are skipped)."""
+    if eos.numel():
+        chose = torch.isin(logits.argmax(dim=-1), eos) & (eos_step < 0) & ~done
+        eos_step[chose] = step
+
+
+def _all_ended(eos_step: torch.Tensor, step: int, natural_stop_after: int | None) -> bool:
+    """Whether ``natural_stop_after`` steps ran and every row has passed its natural end."""
+    if natural_stop_after is None or step + 1 < natural_stop_after:
+        return False
+    return bool((eos_step >= 0).all())
 
 
 @torch.inference_mode()
@@ -171,6 +191,7 @@ def greedy_decode(
     pad_token_id: int = 0,
     on_step: Callable[[int], None] | None = None,
     progress_bar: Any = None,
+    natural_stop_after: int | None = None,
 ) -> DecodeResult:
     """Greedy decoding of a batch of prompts with a KV cache, one new position per pass.
 
@@ -179,7 +200,9 @@ def greedy_decode(
     whole (padded) prompt; pass ``k > 0`` feeds token ``k - 1`` only. ``on_step(k)`` is called
     before pass ``k``. EOS ids have their logits set to -inf unless ``stop_at_eos``, in which
     case a prompt that emits EOS stops (its later inputs are padding) and the loop ends when
-    every prompt has stopped.
+    every prompt has stopped. With EOS suppressed, ``natural_stop_after = m`` ends the loop
+    once at least ``m`` tokens were generated and every prompt has passed its natural end
+    (``DecodeResult.eos_steps``); the prompts keep their own suppressed continuations meanwhile.
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -202,6 +225,7 @@ def greedy_decode(
     generated = torch.full((n_rows, max_new_tokens), pad_token_id, dtype=torch.long, device=device)
     finished = torch.zeros(n_rows, dtype=torch.bool, device=device)
     stop_step = torch.full((n_rows,), -1, dtype=torch.long, device=device)
+    eos_step = torch.full((n_rows,), -1, dtype=torch.long, device=device)
 
     cache = None
     step_input, step_positions = input_ids, position_ids
@@ -223,6 +247,7 @@ def greedy_decode(
         cache = _output_cache(outputs)
         logits = outputs.logits[:, -1, :].float().clone()
         valid_eos = eos[eos < logits.shape[-1]]
+        _mark_natural_end(logits, valid_eos, eos_step, finished, step)
         if not stop_at_eos and valid_eos.numel():
             logits[:, valid_eos] = -math.inf
         next_tokens = logits.argmax(dim=-1)
@@ -237,6 +262,8 @@ def greedy_decode(
             progress_bar.update(n_rows)
         if step == max_new_tokens - 1 or (stop_at_eos and bool(finished.all())):
             break
+        if _all_ended(eos_step, step, natural_stop_after):
+            break
         step_input = next_tokens[:, None]
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones((n_rows, 1))], dim=1)
         step_positions = step_positions[:, -1:] + 1
@@ -248,7 +275,8 @@ def greedy_decode(
         stop = stop_cpu[row] if stop_cpu[row] >= 0 else None
         stops.append(stop)
         generated_list.append(gen_cpu[row][: (stop + 1 if stop is not None else n_steps)])
-    return DecodeResult(generated_list, stops, n_steps)
+    natural = [int(s) if s >= 0 else None for s in eos_step.cpu().tolist()]
+    return DecodeResult(generated_list, stops, n_steps, natural)
 
 
 def generate_answers(

@@ -33,7 +33,14 @@ from tqdm.auto import tqdm
 
 from ..results import load_dataset, provenance, save_dataset
 from ..series import REDUCTION_DESCRIPTIONS, REDUCTIONS, HeadSeries
-from .architectures import HeadLayout, head_layout, is_conv1d, output_projections
+from .architectures import (
+    HeadLayout,
+    NodeLayout,
+    head_layout,
+    is_conv1d,
+    node_layout,
+    output_projections,
+)
 from .decoding import (
     _model_device,
     _split_prompts,
@@ -43,6 +50,7 @@ from .decoding import (
     render_prompt,
     resolve_template,
 )
+from .nodes import node_metadata, node_recorder
 
 _CACHE_VERSION = 1
 
@@ -104,8 +112,9 @@ class _HeadRecorder:
                     f"head_dim {self.layout.head_dim}; the architecture table may be wrong "
                     "for this model (synergy_utils.lm.architectures.MODEL_FAMILIES)"
                 )
-            if self.buffer is not None:
-                self.buffer[:, self.step, layer] = self.reduce(x[:, -1, :], layer)
+            if self.buffer is not None:  # the layer may sit on another device (sharded)
+                values = self.reduce(x[:, -1, :], layer)
+                self.buffer[:, self.step, layer] = values.to(self.buffer.device)
 
         return hook
 
@@ -185,6 +194,7 @@ class _PromptResult:
     prompt_length: int
     stop_step: int | None
     seconds: float  # this prompt's share of its batch's decoding time
+    eos_step: int | None = None  # natural end: first step where EOS was the greedy choice
 
 
 def _write_cached(path: Path, result: _PromptResult, prompt: str) -> None:
@@ -200,6 +210,7 @@ def _write_cached(path: Path, result: _PromptResult, prompt: str) -> None:
             "prompt_length": int(result.prompt_length),
             "stop_step": -1 if result.stop_step is None else int(result.stop_step),
             "seconds": float(result.seconds),
+            "eos_step": -1 if result.eos_step is None else int(result.eos_step),
         },
     )
     save_dataset(ds, path)
@@ -221,6 +232,7 @@ def _read_cached(path: Path, shape: tuple[int, int, int]) -> _PromptResult | Non
             prompt_length=int(ds.attrs["prompt_length"]),
             stop_step=None if stop < 0 else stop,
             seconds=float(ds.attrs.get("seconds", math.nan)),
+            eos_step=None if int(ds.attrs.get("eos_step", -1)) < 0 else int(ds.attrs["eos_step"]),
         )
     except (OSError, KeyError, ValueError) as err:
         warnings.warn(
@@ -245,6 +257,8 @@ def record_head_series(
     progress: bool = True,
     stop_at_eos: bool = False,
     seed: int = 0,
+    nodes: str = "attention",
+    natural_stop_after: int | None = None,
 ) -> HeadSeries:
     """Generate greedily from each prompt and record one value per head per generated token.
 
@@ -268,12 +282,21 @@ def record_head_series(
         progress: show a tqdm bar over generated tokens.
         stop_at_eos: let EOS end a prompt (rest of its series NaN) instead of suppressing it.
         seed: seeds torch (greedy decoding itself is deterministic).
+        nodes: "attention" (heads; the reference), or a kind of the node table
+            :data:`~synergy_utils.lm.architectures.NODE_SITES`: "experts" (routed experts of
+            mixture-of-experts layers) or "ssm" (Mamba2 heads), see
+            :mod:`synergy_utils.lm.nodes`; their "head" axis indexes the nodes of a layer, and
+            only ``reduction="l2"`` applies.
+        natural_stop_after: with EOS suppressed, end a batch once at least this many tokens
+            were generated and every prompt in it has passed its natural end (the first step
+            at which EOS was the greedy choice, kept per prompt in ``metadata["eos_steps"]``);
+            the series' later steps are NaN. None: always ``max_new_tokens`` steps.
 
     Returns:
         :class:`~synergy_utils.series.HeadSeries` with ``values`` of shape (n_prompts,
         max_new_tokens, n_layers, n_heads), float32.
     """
-    layout = head_layout(model)  # fails early for an unsupported family
+    layout = _recorded_layout(model, nodes, reduction)  # fails early for an unsupported family
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
@@ -296,8 +319,12 @@ def record_head_series(
         "eos_token_ids": eos_ids,
         "seed": seed,
     }
+    if natural_stop_after is not None:  # only a natural stop changes the cache keys
+        if not 1 <= int(natural_stop_after) <= max_new_tokens:
+            raise ValueError(f"natural_stop_after must lie in 1..{max_new_tokens}")
+        settings["natural_stop_after"] = int(natural_stop_after)
     shape = (max_new_tokens, layout.n_layers, layout.n_heads)
-    cache_files = _cache_files(model, tokenizer, settings, cache_dir, texts, prompt_ids)
+    cache_files = _cache_files(model, tokenizer, settings, cache_dir, texts, prompt_ids, layout)
     results = [_read_cached(path, shape) for path in cache_files] if cache_files else []
     results = results or [None] * len(texts)
     n_cached = sum(r is not None for r in results)
@@ -310,7 +337,14 @@ def record_head_series(
         texts,
         cache_files,
         _DecodeSettings(
-            layout, reduction, max_new_tokens, batch_size, eos_ids, pad_id, stop_at_eos
+            layout,
+            reduction,
+            max_new_tokens,
+            batch_size,
+            eos_ids,
+            pad_id,
+            stop_at_eos,
+            settings.get("natural_stop_after"),
         ),
         progress,
     )
@@ -320,6 +354,7 @@ def record_head_series(
         model, tokenizer, layout, settings, done, template, batch_size, pad_id
     )
     metadata.update(n_cached=n_cached, n_forward_passes=n_forward, seconds=seconds)
+    metadata["eos_steps"] = [r.eos_step for r in done]
     return HeadSeries(
         values=np.stack([r.values for r in done]).astype(np.float32),
         token_ids=[r.token_ids for r in done],
@@ -331,6 +366,15 @@ def record_head_series(
     )
 
 
+def _recorded_layout(model: nn.Module, nodes: str, reduction: str) -> HeadLayout:
+    """What is recorded: attention heads, or the nodes of a kind of the node table."""
+    if nodes == "attention":
+        return head_layout(model)
+    if reduction != "l2":
+        raise ValueError(f"nodes={nodes!r} records L2 norms only; got reduction={reduction!r}")
+    return node_layout(model, nodes)
+
+
 def _cache_files(
     model: nn.Module,
     tokenizer: Any,
@@ -338,15 +382,18 @@ def _cache_files(
     cache_dir: str | os.PathLike | None,
     texts: list[str],
     prompt_ids: list[list[int]],
+    layout: HeadLayout | None = None,
 ) -> list[Path] | None:
-    """One cache file per prompt, keyed on model, tokenizer, settings and prompt (or None)."""
+    """One cache file per prompt, keyed on model, tokenizer, settings and prompt (or None);
+    a node kind other than attention heads is part of the key."""
     if cache_dir is None:
         return None
+    node_key = {"nodes": layout.kind} if isinstance(layout, NodeLayout) else {}
     base_key = _sha256(
         _CACHE_VERSION,
         model_fingerprint(model),
         tokenizer_fingerprint(tokenizer),
-        json.dumps(settings, sort_keys=True),
+        json.dumps({**settings, **node_key}, sort_keys=True),
     )
     return [
         _cache_file(Path(cache_dir), base_key, text, ids)
@@ -363,6 +410,7 @@ class _DecodeSettings:
     eos_ids: list[int]
     pad_id: int
     stop_at_eos: bool
+    natural_stop_after: int | None = None
 
 
 def _decode_missing(
@@ -386,7 +434,10 @@ def _decode_missing(
     n_forward = 0
     was_training = model.training
     model.eval()
-    recorder = _HeadRecorder(model, cfg.layout, cfg.reduction)
+    if isinstance(cfg.layout, NodeLayout):
+        recorder = node_recorder(model, cfg.layout)
+    else:
+        recorder = _HeadRecorder(model, cfg.layout, cfg.reduction)
     bar = tqdm(
         total=len(todo) * cfg.max_new_tokens,
         unit="tok",
@@ -408,6 +459,7 @@ def _decode_missing(
                     pad_token_id=cfg.pad_id,
                     on_step=recorder.set_step,
                     progress_bar=bar,
+                    natural_stop_after=cfg.natural_stop_after,
                 )
                 n_forward += decoded.n_forward
                 values = recorder.buffer.cpu().numpy()
@@ -439,6 +491,7 @@ def _prompt_result(
         prompt_length=len(ids),
         stop_step=stop,
         seconds=seconds,
+        eos_step=decoded.eos_steps[row] if decoded.eos_steps else None,
     )
 
 
@@ -487,7 +540,7 @@ def _series_metadata(
             n_generated / compute_seconds if n_generated and compute_seconds > 0 else None
         ),
         "provenance": provenance(**settings, batch_size=batch_size),
-    }
+    } | node_metadata(layout)
 
 
 def record_like(
@@ -521,4 +574,5 @@ def record_like(
         batch_size=batch_size,
         cache_dir=cache_dir,
         progress=progress,
+        nodes=str(meta.get("nodes", "attention")),
     )

@@ -14,6 +14,21 @@ procedurally and reproducibly from a seed:
 ``multi_hop``
     follow k references through a small table of variable assignments (``d = q``,
     ``q = 7``), shuffled and padded with distractor rows, to reach a number; difficulty = k.
+``copy_list``
+    repeat a list of k items drawn from only three symbols (0, 1, 2); difficulty = k. With
+    so few symbols the same short pattern recurs many times in a list, so copying by
+    "find the last place this token appeared and continue from there" becomes ambiguous as the
+    list grows: small models fail at modest lengths, and the answer spans about 3k tokens.
+``digit_sum``
+    add k small integers (1 to 5): a multi-step sum; difficulty = k.
+``addition_bounded``
+    add two integers drawn uniformly from ceil(N/2)..N; difficulty = N. The operands grow
+    smoothly from single digits to two (and three) digits, so the accuracy falls over a range
+    of N rather than at one step (``addition`` jumps from one digit to two).
+
+:func:`candidate_levels` gives, per family, the coarse levels of a calibration scan,
+:func:`level_bounds` the levels the generator supports and :func:`reply_budget` the number of
+tokens a complete reply may need.
 
 The six prompt categories of the reference study (syntax < part of speech < numerical <
 common sense < abstract < social) are an *ordinal* difficulty scale without checkable answers;
@@ -35,7 +50,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Families with generated, exactly checkable tasks.
-TASK_FAMILIES: tuple[str, ...] = ("addition", "arithmetic_chain", "list_reversal", "multi_hop")
+TASK_FAMILIES: tuple[str, ...] = (
+    "addition",
+    "arithmetic_chain",
+    "list_reversal",
+    "multi_hop",
+    "copy_list",
+    "digit_sum",
+    "addition_bounded",
+)
 #: Pseudo-family: the six prompt categories as an ordinal difficulty scale (rank 0..5, as
 #: :func:`synergy_utils.stages.prompts.category_rank`).
 CATEGORY_FAMILY = "categories"
@@ -45,9 +68,34 @@ _LEVELS: dict[str, list[int]] = {
     "arithmetic_chain": [1, 2, 3, 4, 5, 6, 7, 8],
     "list_reversal": [2, 3, 4, 5, 6, 8, 10, 12],
     "multi_hop": [1, 2, 3, 4, 5, 6, 7, 8],
+    "copy_list": [2, 4, 6, 8, 10, 12, 14],
+    "digit_sum": [2, 3, 4, 5, 6, 7, 8],
+    "addition_bounded": [4, 10, 16, 22, 28, 34, 40],
 }
-_NUMERIC_FAMILIES = frozenset({"addition", "arithmetic_chain", "multi_hop"})
-_LIST_FAMILIES = frozenset({"list_reversal"})
+#: Coarse levels of the calibration scan (:func:`synergy_utils.stages.phase.accuracy_scan`).
+_CANDIDATES: dict[str, list[int]] = {
+    "addition": [1, 2, 3, 4, 5],
+    "arithmetic_chain": [1, 2, 3, 4, 6],
+    "list_reversal": [2, 3, 4, 6, 8],
+    "multi_hop": [1, 2, 3, 4, 6],
+    "copy_list": [3, 5, 7, 10, 13, 16],
+    "digit_sum": [2, 3, 4, 5, 6],
+    "addition_bounded": [4, 8, 16, 32, 64, 128],
+}
+#: Smallest and largest level each generator supports.
+_BOUNDS: dict[str, tuple[int, int]] = {
+    "addition": (1, 12),
+    "arithmetic_chain": (1, 20),
+    "list_reversal": (2, 40),
+    "multi_hop": (1, 10),
+    "copy_list": (2, 60),
+    "digit_sum": (2, 20),
+    "addition_bounded": (2, 999),
+}
+_NUMERIC_FAMILIES = frozenset(
+    {"addition", "arithmetic_chain", "multi_hop", "digit_sum", "addition_bounded"}
+)
+_LIST_FAMILIES = frozenset({"list_reversal", "copy_list"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +129,33 @@ def difficulty_levels(family: str) -> list[int]:
         return [0, 1, 2, 3, 4, 5]
     _check_family(family)
     return list(_LEVELS[family])
+
+
+def candidate_levels(family: str) -> list[int]:
+    """Coarse levels spanning what ``family`` supports, for a calibration scan."""
+    _check_family(family)
+    return list(_CANDIDATES[family])
+
+
+def level_bounds(family: str) -> tuple[int, int]:
+    """The smallest and largest difficulty the generator of ``family`` supports."""
+    _check_family(family)
+    return _BOUNDS[family]
+
+
+def reply_budget(family: str, difficulty: int) -> int:
+    """New tokens enough for a complete reply at ``difficulty`` (a list needs about three
+    tokens per item: digit, comma, space), with room for a short lead-in such as "The list
+    is"."""
+    _check_family(family)
+    k = int(difficulty)
+    if family in ("copy_list", "list_reversal"):
+        return 3 * k + 16
+    if family == "digit_sum":
+        return 2 * k + 16
+    if family == "addition_bounded":
+        return 28
+    return 40
 
 
 # --- generators -------------------------------------------------------------------------
@@ -165,11 +240,38 @@ def _multi_hop(rng: random.Random, hops: int) -> tuple[str, str, dict[str, Any]]
     return prompt, str(value), {"chain": chain, "value": value, "table": rows}
 
 
+#: The three symbols of ``copy_list``.
+COPY_SYMBOLS: tuple[int, ...] = (0, 1, 2)
+
+
+def _copy_list(rng: random.Random, length: int) -> tuple[str, str, dict[str, Any]]:
+    items = [rng.choice(COPY_SYMBOLS) for _ in range(length)]
+    shown = ", ".join(map(str, items))
+    prompt = f"Repeat this list exactly: [{shown}]. Reply with the list only."
+    return prompt, shown, {"items": items}
+
+
+def _digit_sum(rng: random.Random, n_terms: int) -> tuple[str, str, dict[str, Any]]:
+    terms = [rng.randint(1, 5) for _ in range(n_terms)]
+    prompt = f"What is {' + '.join(map(str, terms))}? Reply with the number only."
+    return prompt, str(sum(terms)), {"terms": terms}
+
+
+def _addition_bounded(rng: random.Random, bound: int) -> tuple[str, str, dict[str, Any]]:
+    low = (bound + 1) // 2
+    a, b = rng.randint(low, bound), rng.randint(low, bound)
+    prompt = f"What is {a} + {b}? Reply with the number only."
+    return prompt, str(a + b), {"operands": [a, b], "bound": bound}
+
+
 _GENERATORS = {
     "addition": _addition,
     "arithmetic_chain": _arithmetic_chain,
     "list_reversal": _list_reversal,
     "multi_hop": _multi_hop,
+    "copy_list": _copy_list,
+    "digit_sum": _digit_sum,
+    "addition_bounded": _addition_bounded,
 }
 
 
@@ -187,6 +289,9 @@ def generate_tasks(family: str, difficulty: int, n: int, seed: int = 0) -> list[
         raise ValueError("list_reversal needs a list of length >= 2")
     if family == "multi_hop" and difficulty > 10:
         raise ValueError("multi_hop supports at most 10 hops (the variable names run out)")
+    low, high = _BOUNDS[family]
+    if family in ("copy_list", "digit_sum", "addition_bounded") and not low <= difficulty <= high:
+        raise ValueError(f"{family} supports difficulty {low}..{high}, got {difficulty}")
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     rng = random.Random(f"{family}|{difficulty}|{seed}")
