@@ -1,18 +1,29 @@
-"""Benchmark: one cumulative-ablation step, all prompts in one forward pass vs one per prompt.
+"""Benchmark: one cumulative-ablation step, plain against the stage's three speed-ups.
 
 A step of :func:`synergy_utils.stages.ablation.ablation_curves` zeroes a set of heads and
-computes the teacher-forced KL on every prompt's clean greedy continuation. Here: the bundled
-default model (SmolLM2-135M-Instruct), 16 prompts x 64 generated tokens, 5 % of the heads
-zeroed, timed batched (one forward pass, right padding) against per prompt (16 forward
-passes), median of ``--repeats`` runs, and the two results compared.
+computes the teacher-forced KL on every held-out prompt's clean greedy continuation, in one
+batched forward pass. Timed here on the bundled default model (SmolLM2-135M-Instruct), in the
+same run and against the plain float32 pass as the baseline:
 
-    .venv/bin/python benchmarks/bench_ablation.py [--n-prompts 16] [--max-new-tokens 64]
-        [--threads 1]
+1. ``plain``: the whole padded batch, float32 (the stage before issue 14);
+2. ``+prefix``: the chat template's shared system prompt computed once per pass;
+3. ``+replay``: also the clean residual stream replayed below the first ablated layer;
+4. ``bf16``: all three in bfloat16 (a copy of the model).
+
+Two head sets of 5 % of the heads: a random one (its lowest layer is near the input, so the
+replay saves little) and one drawn from the middle third of the layers (the replay skips the
+first third). Each variant is run ``--repeats`` times; the median wall time, the process CPU
+time (less sensitive to other jobs on a shared machine) and the largest KL difference from the
+baseline are printed.
+
+    .venv/bin/python benchmarks/bench_ablation.py [--n-prompts 42] [--max-new-tokens 32]
+        [--threads 1] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -21,31 +32,48 @@ import torch
 
 from synergy_utils.lm.architectures import head_layout
 from synergy_utils.lm.decoding import pad_token_id
-from synergy_utils.lm.interventions import ablated
+from synergy_utils.lm.interventions import cast_copy
 from synergy_utils.lm.loading import load_model
 from synergy_utils.lm.teacher_forcing import (
+    clean_pass,
     greedy_continuations,
-    next_token_logprobs,
+    kl_under_ablation,
     teacher_forced_batch,
-    teacher_forced_kl,
 )
-from synergy_utils.stages.prompts import select_prompts
+from synergy_utils.stages.prompts import select_held_out_prompts
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    times, result = [], None
+def timed(fn, repeats: int) -> tuple[float, float, object]:
+    walls, cpus, result = [], [], None
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
+
+
+def head_sets(layout, fraction: float, seed: int) -> dict[str, list[tuple[int, int]]]:
+    rng = np.random.default_rng(seed)
+    k = max(1, int(fraction * layout.n_total))
+    flat = rng.choice(layout.n_total, size=k, replace=False)
+    middle = [
+        (layer, head)
+        for layer in range(layout.n_layers // 3, 2 * layout.n_layers // 3)
+        for head in range(layout.n_heads)
+    ]
+    picked = rng.choice(len(middle), size=min(k, len(middle)), replace=False)
+    return {
+        "random": [(int(i) // layout.n_heads, int(i) % layout.n_heads) for i in flat],
+        "middle third": [middle[int(i)] for i in picked],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model name (default: bundled SmolLM2)")
-    parser.add_argument("--n-prompts", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--n-prompts", type=int, default=42)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--fraction", type=float, default=0.05, help="share of heads zeroed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
@@ -56,62 +84,51 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     model, tokenizer = load_model(args.model)
+    fast = cast_copy(model, "bfloat16")
     layout = head_layout(model)
-    texts = [text for _, text in select_prompts(args.n_prompts)]
+    texts = [text for _, text in select_held_out_prompts(args.n_prompts)]
     start = time.perf_counter()
-    cont = greedy_continuations(model, tokenizer, texts, args.max_new_tokens, batch_size=8)
-    t_generate = time.perf_counter() - start
-    n_prompt_tokens = sum(len(p) for p in cont.prompt_ids)
-    n_tokens = n_prompt_tokens + cont.n_prompts * cont.n_new
+    cont = greedy_continuations(model, tokenizer, texts, args.max_new_tokens, len(texts))
     print(
         f"model: {model.config.name_or_path}, {layout.n_layers} x {layout.n_heads} heads, "
-        f"threads: {torch.get_num_threads()}"
+        f"threads: {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"{cont.n_prompts} prompts, {n_prompt_tokens} prompt tokens + {cont.n_new} generated "
-        f"each = {n_tokens} tokens per step; greedy generation took {t_generate:.1f} s"
+        f"{cont.n_prompts} held-out prompts x {cont.n_new} generated tokens "
+        f"(greedy generation {time.perf_counter() - start:.1f} s)"
     )
-
-    rng = np.random.default_rng(args.seed)
-    n_heads = max(1, int(args.fraction * layout.n_total))
-    flat = rng.choice(layout.n_total, size=n_heads, replace=False)
-    heads = [(int(i) // layout.n_heads, int(i) % layout.n_heads) for i in flat]
-
-    batch = teacher_forced_batch(cont, pad_token_id(model, tokenizer))
-    singles = [teacher_forced_batch(cont.subset([i]), 0) for i in range(cont.n_prompts)]
-    clean = next_token_logprobs(model, batch)
-    clean_singles = [next_token_logprobs(model, b) for b in singles]
-
-    def batched():
-        with ablated(model, heads):
-            return teacher_forced_kl(model, batch, clean)["kl_clean_ablated"]
-
-    def per_prompt():
-        with ablated(model, heads):
-            return torch.cat(
-                [
-                    teacher_forced_kl(model, b, c)["kl_clean_ablated"]
-                    for b, c in zip(singles, clean_singles, strict=True)
-                ]
+    pad = pad_token_id(model, tokenizer)
+    plain = teacher_forced_batch(cont, pad)
+    shared = teacher_forced_batch(cont, pad, share_prefix=True)
+    print(
+        f"token positions per pass: plain {plain.n_tokens}, shared prefix {shared.n_tokens} "
+        f"({shared.prefix_length} prefix tokens once)"
+    )
+    variants = {
+        "plain fp32": (model, plain, False),
+        "+prefix fp32": (model, shared, False),
+        "+replay fp32": (model, shared, True),
+        "+replay bf16": (fast, shared, True),
+    }
+    for name, heads in head_sets(layout, args.fraction, args.seed).items():
+        print(f"\nhead set {name!r}: {len(heads)} heads, lowest layer {min(h[0] for h in heads)}")
+        base = None
+        for label, (m, batch, reuse) in variants.items():
+            clean = clean_pass(m, batch, record_layers=reuse)
+            wall, cpu, kl = timed(
+                lambda m=m, b=batch, c=clean, r=reuse, h=heads: kl_under_ablation(
+                    m, b, [h], clean=c, reuse_residual=r
+                ),
+                args.repeats,
             )
-
-    t_per, kl_per = timed(per_prompt, args.repeats)
-    t_batch, kl_batch = timed(batched, args.repeats)
-    gap = float((kl_batch - kl_per).abs().max())
-    print(f"one ablation step ({n_heads} heads zeroed), median of {args.repeats}:")
-    print(
-        f"  per prompt ({cont.n_prompts} forward passes): {t_per:7.2f} s  "
-        f"({n_tokens / t_per:6.0f} tokens/s)"
-    )
-    print(
-        f"  batched    (1 forward pass, padded to {batch.input_ids.shape[1]}): {t_batch:7.2f} s"
-        f"  ({n_tokens / t_batch:6.0f} tokens/s)"
-    )
-    print(f"  speed-up batched vs per prompt: {t_per / t_batch:.2f}x")
-    print(
-        f"  mean KL(clean||ablated) {float(kl_batch.mean()):.4f} nats/token; max |batched - "
-        f"per prompt| = {gap:.2e}"
-    )
+            if base is None:
+                base = (wall, cpu, kl)
+            gap = float(np.abs(kl - base[2]).max())
+            print(
+                f"  {label:13s} wall {wall:6.2f} s ({base[0] / wall:4.2f}x)  cpu {cpu:6.2f} s "
+                f"({base[1] / cpu:4.2f}x)  mean KL {float(kl[..., 0].mean()):.4f}  "
+                f"max |diff| {gap:.1e}"
+            )
 
 
 if __name__ == "__main__":

@@ -13,19 +13,16 @@ typed field.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import types
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any
 
 from .results import SUMMARY_FILE, read_json, to_jsonable, write_json
+from .schema import SchemaError, from_dict, to_dict  # noqa: F401  (re-exported)
 
 #: Version of the layout below; bump it when a field is renamed or changes meaning.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: The words of every verdict (a claim's rule returns one of the first three).
 SUPPORTED = "supported"
@@ -35,113 +32,6 @@ MISSING = "not run"
 VERDICTS: tuple[str, ...] = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)
 
 Number = float | None
-T = TypeVar("T")
-
-
-class SchemaError(ValueError):
-    """A summary (section) does not match the schema; the message names the field."""
-
-
-# --------------------------------------------------------------------------------------
-# Generic conversion between dataclasses and plain JSON values
-# --------------------------------------------------------------------------------------
-
-
-def to_dict(obj: Any) -> Any:
-    """A dataclass (or containers of them) as plain JSON values (NaN and inf become None)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): to_dict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
-    return to_jsonable(obj)
-
-
-def from_dict(cls: type[T], data: Any, where: str = "") -> T:
-    """Build ``cls`` (a dataclass of this module) from plain values, checking every field.
-
-    Unknown keys, missing required fields and values of the wrong type raise
-    :class:`SchemaError` naming the dotted path of the field.
-    """
-    return _convert(cls, data, where or cls.__name__)
-
-
-def _convert(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return to_jsonable(value)
-    if origin in (Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(option, value, where)
-            except SchemaError as err:
-                errors.append(str(err))
-        raise SchemaError(errors[0] if errors else f"{where}: None is not allowed")
-    if dataclasses.is_dataclass(tp):
-        return _convert_dataclass(tp, value, where)
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise SchemaError(f"{where}: expected a list, got {type(value).__name__}")
-        (item,) = typing.get_args(tp) or (Any,)
-        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise SchemaError(f"{where}: expected a mapping, got {type(value).__name__}")
-        _, item = typing.get_args(tp) or (str, Any)
-        return {str(k): _convert(item, v, f"{where}.{k}") for k, v in value.items()}
-    return _convert_scalar(tp, value, where)
-
-
-def _convert_scalar(tp: Any, value: Any, where: str) -> Any:
-    value = to_jsonable(value)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SchemaError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise SchemaError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise SchemaError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise SchemaError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise SchemaError(f"{where}: unsupported field type {tp!r}")
-
-
-def _convert_dataclass(cls: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(value) and isinstance(value, cls):
-        value = to_dict(value)
-    if not isinstance(value, Mapping):
-        raise SchemaError(f"{where}: expected a mapping for {cls.__name__}, got {value!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(value) - set(fields))
-    if unknown:
-        raise SchemaError(
-            f"{where}: unknown field(s) {unknown}; {cls.__name__} has {sorted(fields)}"
-        )
-    kwargs = {}
-    for name, spec in fields.items():
-        if name in value:
-            kwargs[name] = _convert(hints[name], value[name], f"{where}.{name}")
-        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            raise SchemaError(f"{where}: missing required field {name!r}")
-    return cls(**kwargs)
-
 
 # --------------------------------------------------------------------------------------
 # Shared pieces
@@ -457,24 +347,29 @@ class Cores:
 
 @dataclass
 class Phase:
-    family: str
+    """Claim 3 over several task families (``synergy_utils.stages.phase.phase_summary``).
+
+    ``family_results`` maps each family to its grid, calibration, accuracy and answer-span
+    lengths per level, and per window and order parameter the statistics, the criteria and
+    the three-way ``finding``; the family's own ``finding`` is that of ``verdict_window`` and
+    ``order_parameter_name``. ``finding`` and ``verdict`` combine the families
+    (``synergy_utils.report.claims.transition.overall_finding``). ``rule_checks``: the rule's
+    findings on planted sweeps (one row per kind, ``transition_checks.rule_error_rates``).
+    """
+
+    families: list[str]
     model: str
-    difficulty: list[float]
-    n_per_level: int
-    max_new_tokens: int | None
+    verdict_window: str
     order_parameter_name: str
     order_parameter_definition: str
-    order_parameter: list[LevelEstimate]
-    susceptibility: list[Number]
-    accuracy: list[LevelEstimate]
-    critical_difficulty: dict[str, Any] | None
+    finding: str
+    verdict: str
     transition_supported: bool
-    criteria: dict[str, dict[str, Any]]
+    family_results: dict[str, dict[str, Any]]
     rule: str
-    fit: dict[str, Any]
-    null_band: dict[str, Any] | None
-    secondary: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
     random_model: dict[str, Any] | None = None
+    rule_checks: list[dict[str, Any]] = field(default_factory=list)
     verdict_paragraph: str = ""
     provenance: Provenance = field(default_factory=dict)
 
@@ -491,37 +386,115 @@ class Ratio:
 
 @dataclass
 class Ablation:
-    fraction: float
-    n_heads_removed: int
-    kl_synergy: Number
-    kl_redundancy: Number
-    kl_random_mean: Number
-    kl_random_sd: Number
-    auc_ratio_synergy_random: Ratio
-    auc_ratio_redundancy_random: Ratio
-    auc_ratio_synergy_redundancy: Ratio
-    reverse_kl_synergy: Number
-    reverse_kl_redundancy: Number
-    reverse_kl_random_mean: Number
-    reverse_kl_random_sd: Number
-    reverse_auc_ratio_synergy_random: Ratio
-    reverse_auc_ratio_redundancy_random: Ratio
-    reverse_auc_ratio_synergy_redundancy: Ratio
+    """Claim 4: cumulative ablation by the synergy order, its confounds and random orders on
+    held-out prompts, and accuracy under weight noise (``synergy_utils.stages.ablation``).
+
+    Order-keyed mappings hold every compared order and ``"random"`` (all random orders
+    pooled); a ratio is the synergy order's area over that order's. ``kl_steps[order][i]`` is
+    the prompt-mean KL(clean ‖ ablated) after removing ``n_heads_removed[i]`` heads.
+    """
+
+    model: str
+    synergy_order: str
+    orders: dict[str, str]
+    order_roles: dict[str, str]
+    ranking_prompts: str
+    ablation_prompts: str
+    n_ranking_prompts: int
     n_prompts: int
-    n_random_orders: int
     n_new_tokens: int
+    n_random_orders: int
     ablation_mode: str
     n_total_heads: int
+    fractions: list[float]
+    n_heads_removed: list[int]
+    auc: dict[str, Estimate]
+    auc_ratio: dict[str, Ratio]
+    reverse_auc_ratio: dict[str, Ratio]
+    kl_steps: dict[str, list[Estimate]]
+    reverse_kl_steps: dict[str, list[Estimate]]
+    precision: str
+    precision_check: dict[str, Any]
     relative_noise_std: Number
+    noise_calibration: dict[str, Any]
     accuracy: list[dict[str, Any]]
-    gradient_method: str
-    model: str
     task_family: str
     task_difficulty: int
     accuracy_fraction: float
     runtime_seconds: Number
+    timings: dict[str, float]
     verdict: str
     provenance: Provenance
+
+
+@dataclass
+class Universality:
+    """The universality verdict over model families and the counts behind it
+    (``synergy_utils.report.claims.universality``)."""
+
+    verdict: str
+    statement: str  #: "holds in k of n families under MMI, j under CCS"
+    reason: str
+    rule: str
+    n_families: int
+    holds: dict[str, int]  #: redundancy -> families where claim 1 is supported
+    counter_examples: list[str] = field(default_factory=list)  #: families refuting it
+    families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
+
+
+@dataclass
+class ModelAblation:
+    """Claim 4 at a reduced size on one model: the synergy order's KL-curve area over each
+    other order's (random pooled), in both KL directions."""
+
+    orders: dict[str, str]
+    order_roles: dict[str, str]
+    auc_ratio: dict[str, Ratio]
+    reverse_auc_ratio: dict[str, Ratio]
+    n_prompts: int
+    n_new_tokens: int
+    n_random_orders: int
+    fractions: list[float]
+    n_heads_removed: list[int]
+
+
+@dataclass
+class ModelStudy:
+    """One model of the chapter across model families, at the chapter's reduced size.
+
+    ``evidence`` and ``untrained`` map ``"mmi"``/``"ccs"`` to the claim-1 numbers of the
+    trained model and of a re-initialised copy (same architecture, fresh weights); the
+    verdicts are the report layer's (``synergy_utils.report.claims``). ``split_half`` is the
+    reliability of the null-corrected gradient over prompts.
+    """
+
+    name: str
+    model: str
+    family: str
+    n_layers: int
+    n_heads: int
+    n_prompts: int
+    n_steps: int
+    n_untrained_prompts: int
+    evidence: dict[str, CoreEvidence]
+    untrained: dict[str, CoreEvidence]
+    syn_red: Correlation
+    split_half: SplitHalf
+    ablation: ModelAblation | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Models:
+    """The chapter across model families: every model studied, those skipped (name ->
+    why), and the universality verdict over their families."""
+
+    models: list[ModelStudy]
+    skipped: dict[str, str]
+    universality: Universality
+    settings: dict[str, Any]
+    verdict_paragraph: str
+    provenance: Provenance = field(default_factory=dict)
 
 
 #: The sections of ``summary.json``, by key, in the order of the study.
@@ -532,6 +505,7 @@ SECTIONS: dict[str, type] = {
     "cores": Cores,
     "phase": Phase,
     "ablation": Ablation,
+    "models": Models,
 }
 
 
@@ -546,6 +520,7 @@ class Summary:
     cores: Cores | None = None
     phase: Phase | None = None
     ablation: Ablation | None = None
+    models: Models | None = None
     provenance: Provenance | None = None
 
 

@@ -127,69 +127,101 @@ def make_cores_section(value, low, high, p_null=None, **fields):
 
 
 def make_phase_section(supported: bool):
-    """A minimal ``phase`` section whose transition is or is not supported."""
+    """A minimal ``phase`` section: three families, a transition in two of them (supported)
+    or in none (not supported: a drift in one, no change in the others)."""
     from synergy_utils import summary as S
 
-    level = S.LevelEstimate(0.1, [0.0, 0.2])
-    criteria = {name: {"passed": supported} for name in ("a", "b", "c", "d")}
+    findings = (
+        ["transition", "transition", "no change"]
+        if supported
+        else ["smooth drift", "no change", "no change"]
+    )
+    level = {"mean": 0.5, "ci": [0.3, 0.7]}
+
+    def analyses(finding: str) -> dict:
+        critical = {"value": 3.2, "ci": [2.5, 4.0]} if finding == "transition" else None
+        entry = {"finding": finding, "criteria": {}, "critical_difficulty": critical}
+        return {"answer_span": {"delta_sts_contrast": entry}}
+
+    families = {
+        name: {
+            "difficulty": [1.0, 2.0, 3.0, 4.0],
+            "n_per_level": 10,
+            "calibration": None,
+            "accuracy": [level] * 4,
+            "span_length": {"mean": [10.0] * 4, "min": [8.0] * 4, "max": [12.0] * 4},
+            "analyses": analyses(finding),
+            "finding": finding,
+        }
+        for name, finding in zip(
+            ("copy_list", "digit_sum", "addition_bounded"), findings, strict=True
+        )
+    }
     return S.Phase(
-        family="addition",
+        families=list(families),
         model="M",
-        difficulty=[1.0, 2.0, 3.0],
-        n_per_level=10,
-        max_new_tokens=48,
-        order_parameter_name="middle_minus_outer",
+        verdict_window="answer_span",
+        order_parameter_name="delta_sts_contrast",
         order_parameter_definition="",
-        order_parameter=[level] * 3,
-        susceptibility=[0.1] * 3,
-        accuracy=[level] * 3,
-        critical_difficulty={"value": 3.2, "ci": [2.5, 4.0]} if supported else None,
+        finding="transition" if supported else "smooth drift",
+        verdict="supported" if supported else "not supported",
         transition_supported=supported,
-        criteria=criteria,
+        family_results=families,
         rule="",
-        fit={"midpoint": {"value": 3.2, "ci": [2.5, 4.0]}},
-        null_band=None,
     )
 
 
-def make_ablation_section(value: float, low: float, high: float):
-    """A minimal ``ablation`` section with the given synergy-first / random area ratio."""
+def make_ablation_section(value: float, low: float, high: float, **fields):
+    """A minimal ``ablation`` section in which the synergy order's area ratio against the
+    random orders and against every confound is ``value [low, high]``; any keyword sets a
+    field (e.g. ``auc_ratio`` to give orders their own ratios, ``accuracy`` rows)."""
     from synergy_utils import summary as S
 
-    ratio = S.Ratio(value, low, high, 1000)
-    return S.Ablation(
-        fraction=0.25,
-        n_heads_removed=67,
-        kl_synergy=1.0,
-        kl_redundancy=1.0,
-        kl_random_mean=1.0,
-        kl_random_sd=0.1,
-        auc_ratio_synergy_random=ratio,
-        auc_ratio_redundancy_random=ratio,
-        auc_ratio_synergy_redundancy=ratio,
-        reverse_kl_synergy=1.0,
-        reverse_kl_redundancy=1.0,
-        reverse_kl_random_mean=1.0,
-        reverse_kl_random_sd=0.1,
-        reverse_auc_ratio_synergy_random=ratio,
-        reverse_auc_ratio_redundancy_random=ratio,
-        reverse_auc_ratio_synergy_redundancy=ratio,
-        n_prompts=16,
-        n_random_orders=5,
-        n_new_tokens=48,
+    roles = {
+        "synergy": "synergy",
+        "gradient_luppi": "alternative",
+        "output_norm": "confound",
+        "self_information": "confound",
+        "sts": "confound",
+        "rtr": "confound",
+    }
+    compared = [name for name in roles if name != "synergy"] + ["random"]
+    ratios = {name: S.Ratio(value, low, high, 1000) for name in compared}
+    steps = {name: [S.Estimate(0.0, 0.0, 0.0), S.Estimate(1.0, 0.9, 1.1)] for name in roles}
+    base = dict(
+        model="M",
+        synergy_order="synergy",
+        orders={name: name for name in roles},
+        order_roles=roles,
+        ranking_prompts="PROMPTS",
+        ablation_prompts="HELD_OUT_PROMPTS",
+        n_ranking_prompts=60,
+        n_prompts=42,
+        n_new_tokens=32,
+        n_random_orders=10,
         ablation_mode="zero",
         n_total_heads=270,
+        fractions=[0.0, 0.25],
+        n_heads_removed=[0, 67],
+        auc={name: S.Estimate(0.1, 0.09, 0.11) for name in [*roles, "random"]},
+        auc_ratio=ratios,
+        reverse_auc_ratio=dict(ratios),
+        kl_steps=steps,
+        reverse_kl_steps=dict(steps),
+        precision="float32",
+        precision_check={},
         relative_noise_std=0.5,
+        noise_calibration={},
         accuracy=[],
-        gradient_method="luppi",
-        model="M",
         task_family="addition",
         task_difficulty=1,
         accuracy_fraction=0.25,
         runtime_seconds=1.0,
+        timings={},
         verdict="",
         provenance={},
     )
+    return S.Ablation(**{**base, **fields})
 
 
 def make_assessment(redundancy: str, middle, contrast, dominance=None, k: int = 100):

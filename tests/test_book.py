@@ -238,14 +238,16 @@ def _verdicts(table: str) -> dict[str, str]:
 
 def test_verdict_table_without_results_says_not_run_for_every_row():
     found = _verdicts(tables.verdict_table(Summary()))
-    assert len(found) == 9
+    assert len(found) == 10  # claim 1 (MMI, CCS), across families, claims 2-4, four controls
     assert set(found.values()) == {verdicts.MISSING}
 
 
 def test_verdict_table_changes_when_the_summary_changes():
     for_claims = _verdicts(tables.verdict_table(SUMMARY_FOR))
     against = _verdicts(tables.verdict_table(SUMMARY_AGAINST))
-    rows = list(for_claims)[:5]  # claim 1 under MMI and under CCS, then claims 2-4
+    # claim 1 under MMI and under CCS, then claims 2-4 (the row across families has no data)
+    rows = [c for c in for_claims if "across" not in c][:5]
+    assert for_claims["1 · across model families"] == verdicts.MISSING
     assert rows[0].endswith("(MMI)") and rows[1].endswith("(CCS)")
     assert [for_claims[c] for c in rows] == [verdicts.SUPPORTED] * 5
     assert [against[c] for c in rows] == [verdicts.NOT_SUPPORTED] * 4 + [verdicts.INCONCLUSIVE]
@@ -407,7 +409,7 @@ def test_prepare_book_sources_survives_missing_run_info_and_summary(tmp_path):
     assert not (results / "summary.json").exists()
     book.prepare_book_sources(stage, results, {})
     table = (stage / "book" / book.GENERATED_DIR / "verdicts.md").read_text()
-    assert table.count(verdicts.MISSING) == 9
+    assert table.count(verdicts.MISSING) == 10
     nb = nbformat.read(stage / "book" / "notebooks" / "01_phiid_primer.ipynb", as_version=4)
     box = nb.cells[1].source
     assert "`seed=1`" in box  # from papermill's metadata

@@ -119,13 +119,6 @@ def test_copied_controls_keep_the_placement(models, control):
     assert is_sharded(copy) and copy.hf_device_map == DEVICE_MAP
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reinitialised_model builds cls(config) and moves it whole to the first parameter's "
-    "device, dropping the device map (a model that needs sharding would not fit); fix in "
-    "interventions.reinitialised_model: re-dispatch the fresh model with "
-    "accelerate.dispatch_model(fresh, model.hf_device_map) when the model has one",
-)
 def test_reinitialised_control_keeps_the_placement(models):
     _, sharded, _ = models
     assert is_sharded(interventions.reinitialised_model(sharded, seed=1))
@@ -190,12 +183,6 @@ def test_two_device_output_ablation(models, batch, mode):
 
 
 @needs_gpu
-@pytest.mark.xfail(
-    strict=True,
-    reason="interventions._perturb_head_weights draws torch.randn(view.shape, generator=g, "
-    "device=view.device) with g on the first parameter's device; a head on another device "
-    "fails. Fix: draw on generator.device, then .to(view.device), as _slice_edit does",
-)
 def test_two_device_weight_noise(models, batch):
     plain, _, _ = models
     split = _two_device_copy(plain)

@@ -205,9 +205,12 @@ def _perturb_head_weights(
                 ):
                     saved.append((view, view.detach().clone()))
                     noise = torch.randn(
-                        view.shape, generator=generator, device=view.device, dtype=torch.float32
+                        view.shape,
+                        generator=generator,
+                        device=generator.device,
+                        dtype=torch.float32,
                     )
-                    view.add_((noise * (rel * sd)).to(view.dtype))
+                    view.add_((noise * (rel * sd)).to(device=view.device, dtype=view.dtype))
 
 
 def _slice_edit(mode: str, layer: int, kw: Mapping[str, Any], state: dict[str, Any]) -> Callable:
@@ -380,7 +383,8 @@ def reinitialised_model(model, seed: int = 0):
     """A model of the same class and config with fresh random weights (``cls(config)``).
 
     Uses the library's own initialisation, seeded without touching the global torch RNG;
-    dtype and device follow ``model``.
+    dtype and device follow ``model``, and a model placed by ``device_map`` (``hf_device_map``)
+    is re-dispatched over the same devices.
     """
     import torch
 
@@ -388,4 +392,35 @@ def reinitialised_model(model, seed: int = 0):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         fresh = model.__class__(copy.deepcopy(model.config))
-    return fresh.to(dtype=param.dtype, device=param.device).eval()
+    fresh = fresh.to(dtype=param.dtype)
+    device_map = getattr(model, "hf_device_map", None)
+    if device_map:
+        from accelerate import dispatch_model
+
+        return dispatch_model(fresh, device_map=dict(device_map)).eval()
+    return fresh.to(device=param.device).eval()
+
+
+#: Names accepted for a model copy's floating-point type.
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
+
+def cast_copy(model: nn.Module, dtype: str | torch.dtype) -> nn.Module:
+    """A deep copy of ``model`` whose floating-point parameters and buffers are ``dtype``
+    (``"float32"``, ``"bfloat16"``, ``"float16"`` or a ``torch.dtype``); the original is
+    untouched (casting in place and back would not restore it exactly)."""
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        dtype = DTYPES[dtype]
+    return copy.deepcopy(model).to(dtype).eval()
+
+
+def model_dtype(model: nn.Module) -> str:
+    """The name of the floating-point type of ``model``'s first parameter."""
+    dtype = next(model.parameters()).dtype
+    return str(dtype).removeprefix("torch.")

@@ -1,4 +1,5 @@
-"""Figures of the ablation chapter: cumulative KL curves and accuracy under perturbation.
+"""Figures of the ablation chapter: cumulative KL curves of every order, area ratios against
+each order, and accuracy under perturbation (by group, and against the share perturbed).
 
 Same conventions as :mod:`synergy_utils.report.figures` (labels with units, colour-blind
 safe palettes, one function per figure returning the ``Figure``).
@@ -8,129 +9,228 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from ..stages.ablation import KL_LABELS, random_orders
+from ..stages.ablation import KL_LABELS, RANDOM, named_orders, random_orders
+from ..stages.ablation_orders import order_role
 from ..stats.resampling import bootstrap_indices, percentile_interval
 from .figures import colors, use_style
 
-_ABLATION_ORDER_STYLE = {
-    "synergy_first": ("synergy first (decreasing gradient)", 0),
-    "redundancy_first": ("redundancy first (increasing gradient)", 2),
-}
+_LINESTYLE = {"synergy": "-", "alternative": ":", "confound": "--", "other": "-."}
 
 
-def _prompt_mean_band(values, n_bootstrap: int, seed: int, ci_level: float):
-    """Mean over prompts (last axis) and its percentile-bootstrap band, per curve point."""
-    idx = bootstrap_indices(values.shape[-1], n_bootstrap, seed)
-    boot = values[:, idx].mean(axis=-1)  # (points, n_bootstrap)
-    band = percentile_interval(boot, ci_level, axis=1)
-    return values.mean(axis=-1), band[:, 0], band[:, 1]
+def _band(values: np.ndarray, n_bootstrap: int, seed: int, ci_level: float):
+    """Mean curve and bootstrap band of ``values`` (R, P, n): prompts and (R > 1) orders
+    resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    p_idx = bootstrap_indices(values.shape[1], n_bootstrap, rng)
+    by_order = values[:, p_idx].mean(axis=2)  # (R, B, n)
+    if values.shape[0] > 1:
+        r_idx = bootstrap_indices(values.shape[0], n_bootstrap, rng)
+        boot = by_order[r_idx, np.arange(n_bootstrap)[:, None]].mean(axis=1)
+    else:
+        boot = by_order[0]
+    band = percentile_interval(boot, ci_level, axis=0)
+    return values.mean(axis=(0, 1)), band[..., 0], band[..., 1]
 
 
 def plot_ablation_curves(
     curves,
+    synergy_order: str = "synergy",
     metrics: tuple[str, ...] = ("kl_clean_ablated", "kl_ablated_clean"),
     ci_level: float = 0.95,
     n_bootstrap: int = 500,
     seed: int = 0,
 ):
-    """Cumulative ablation curves, one panel per KL direction.
+    """Cumulative ablation curves of every order, one panel per KL direction.
 
-    ``curves`` is :func:`synergy_utils.stages.ablation.ablation_curves`. Synergy- and
-    redundancy-first lines carry a bootstrap band over prompts (``ci_level``); random orders
-    are drawn thin, with their mean and a band of ± 1 sd across orders.
+    ``curves`` is :func:`synergy_utils.stages.ablation.ablation_curves`. Each named order has
+    a bootstrap band over prompts (``ci_level``); the synergy order is drawn thick, confounds
+    dashed, other synergy measures dotted; random orders are thin grey lines with their
+    pooled mean and a band over prompts and orders.
     """
-
     use_style()
-    palette = colors(4)
+    names = named_orders(curves)
+    palette = colors(max(len(names), 1))
     x = 100 * curves["fraction"].values
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.2 * len(metrics), 4.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
-        kl = curves["kl"].sel(metric=metric)
-        for order, (label, colour) in _ABLATION_ORDER_STYLE.items():
-            values = kl.sel(order=order).transpose("n_removed", "prompt").values
-            mean, low, high = _prompt_mean_band(values, n_bootstrap, seed, ci_level)
-            ax.plot(x, mean, marker="o", ms=3, color=palette[colour], label=label)
-            ax.fill_between(x, low, high, color=palette[colour], alpha=0.2, lw=0)
-        names = random_orders(curves)
-        if names:
-            per_order = kl.sel(order=names).mean("prompt").transpose("order", "n_removed").values
-            for row in per_order:
-                ax.plot(x, row, color=palette[1], lw=0.6, alpha=0.35)
-            mean = per_order.mean(axis=0)
-            sd = per_order.std(axis=0, ddof=1) if len(names) > 1 else np.zeros_like(mean)
+        kl = curves["kl"].sel(metric=metric).transpose("order", "prompt", "n_removed")
+        rand = random_orders(curves)
+        if rand:
+            values = kl.sel(order=rand).values
+            for row in values.mean(axis=1):
+                ax.plot(x, row, color="0.6", lw=0.5, alpha=0.5)
+            mean, low, high = _band(values, n_bootstrap, seed, ci_level)
+            ax.plot(x, mean, color="0.3", lw=2, marker="s", ms=3, label=f"random (n = {len(rand)})")
+            ax.fill_between(x, low, high, color="0.5", alpha=0.2, lw=0)
+        for colour, name in zip(palette, names, strict=True):
+            role = "synergy" if name == synergy_order else order_role(name)
+            mean, low, high = _band(kl.sel(order=[name]).values, n_bootstrap, seed, ci_level)
             ax.plot(
                 x,
                 mean,
-                marker="s",
-                ms=3,
-                color=palette[1],
-                label=f"random orders (mean ± sd, n = {len(names)})",
+                color=colour,
+                ls=_LINESTYLE.get(role, "-"),
+                lw=2.6 if role == "synergy" else 1.4,
+                label=f"{name} ({role})",
             )
-            ax.fill_between(x, mean - sd, mean + sd, color=palette[1], alpha=0.2, lw=0)
+            if role in ("synergy", "confound"):
+                ax.fill_between(x, low, high, color=colour, alpha=0.15, lw=0)
         ax.set_xlabel(f"heads removed (% of all {curves.attrs.get('n_total', '?')} heads)")
         ax.set_ylabel(f"{KL_LABELS.get(metric, metric)} (nats per token)")
         ax.set_title(KL_LABELS.get(metric, metric))
-    axes[0][0].legend(fontsize="small", loc="upper left")
+    axes[0][-1].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.suptitle(
-        f"Cumulative ablation ({curves.attrs.get('mode', 'zero')}), "
-        f"{curves.sizes['prompt']} prompts; bands: {int(100 * ci_level)} % CI over prompts"
+        f"Cumulative ablation ({curves.attrs.get('mode', 'zero')}), {curves.sizes['prompt']} "
+        f"held-out prompts; bands: {int(100 * ci_level)} % bootstrap CI (synergy, confounds, "
+        "random)"
     )
     fig.tight_layout()
     return fig
 
 
-def plot_ablation_accuracy(table, ci: tuple[str, str] = ("ci_low", "ci_high")):
-    """Task accuracy by perturbed head group and mode, with error bars from ``ci`` columns.
-
-    ``table`` is :func:`synergy_utils.stages.ablation.accuracy_table` (a DataFrame with ``mode``,
-    ``group``, ``accuracy`` and the interval columns); the intact model is a dashed line.
-    """
-
+def plot_area_ratios(table, synergy_order: str = "synergy"):
+    """Forest plot of the area ratios synergy order / each order (both KL directions) with
+    their intervals; ``table`` is :func:`synergy_utils.stages.ablation.ratio_table`."""
     use_style()
-    groups = ["synergistic", "redundant", "random"]
-    modes = [m for m in dict.fromkeys(table["mode"]) if m != "none"]
-    palette = colors(max(len(modes), 1))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / max(len(modes), 1)
-    for k, mode in enumerate(modes):
-        rows = table[table["mode"] == mode].set_index("group").reindex(groups)
-        acc = 100 * rows["accuracy"].to_numpy(float)
-        err = np.vstack(
-            [acc - 100 * rows[ci[0]].to_numpy(float), 100 * rows[ci[1]].to_numpy(float) - acc]
+    palette = colors(2)
+    column = f"{synergy_order} / order"
+    rows = table.reset_index(drop=True)
+    y = np.arange(len(rows))[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5))
+    for k, (value, low, high, label) in enumerate(
+        (
+            (column, "ci_low", "ci_high", "KL(clean ‖ ablated)"),
+            ("reverse", "reverse_ci_low", "reverse_ci_high", "KL(ablated ‖ clean)"),
         )
-        pos = np.arange(len(groups)) + (k - (len(modes) - 1) / 2) * width
-        ax.bar(pos, acc, width, yerr=err, capsize=3, color=palette[k], label=mode)
-        for x_pos, value, top in zip(pos, acc, acc + err[1], strict=True):
-            if np.isfinite(value):
-                ax.annotate(
-                    f"{value:.0f} %",
-                    (x_pos, top),
-                    xytext=(0, 3),
-                    textcoords="offset points",
-                    ha="center",
-                    va="bottom",
-                    fontsize="small",
-                )
+    ):
+        v = rows[value].to_numpy(float)
+        err = np.vstack([v - rows[low].to_numpy(float), rows[high].to_numpy(float) - v])
+        ax.errorbar(
+            v,
+            y + (0.15 if k == 0 else -0.15),
+            xerr=err,
+            fmt="o",
+            capsize=3,
+            color=palette[k],
+            label=label,
+        )
+    ax.axvline(1.0, color="0.3", ls="--", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{o} ({r})" for o, r in zip(rows["order"], rows["role"], strict=True)])
+    ax.set_xlabel(f"area ratio, {synergy_order} order / compared order (> 1: synergy hurts more)")
+    ax.set_ylabel("compared order (role)")
+    ax.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _rows(table, order: str, group: str, fraction: float | None = None):
+    sel = (table["order"] == order) & (table["group"] == group)
+    if fraction is not None:
+        sel &= np.isclose(table["fraction"], fraction)
+    return table[sel].sort_values("fraction")
+
+
+def plot_ablation_accuracy(table, fraction: float = 0.25, synergy_order: str = "synergy"):
+    """Task accuracy with the top and the bottom ``fraction`` of heads of each order perturbed
+    (bars, bootstrap intervals over tasks and draws), the random share (grey band) and the
+    intact model (dashed); ``table`` is :func:`synergy_utils.stages.ablation.accuracy_table`."""
+    use_style()
+    names = [o for o in dict.fromkeys(table["order"]) if o not in ("intact", RANDOM)]
+    palette = colors(2)
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(names) + 3), 4.2))
+    for k, group in enumerate(("top", "bottom")):
+        acc, low, high = [], [], []
+        for name in names:
+            row = _rows(table, name, group, fraction)
+            acc.append(100 * row["accuracy"].iloc[0] if len(row) else np.nan)
+            low.append(100 * row["ci_low"].iloc[0] if len(row) else np.nan)
+            high.append(100 * row["ci_high"].iloc[0] if len(row) else np.nan)
+        acc, low, high = map(np.asarray, (acc, low, high))
+        pos = np.arange(len(names)) + (k - 0.5) * 0.38
+        ax.bar(
+            pos,
+            acc,
+            0.38,
+            yerr=np.vstack([acc - low, high - acc]),
+            capsize=2,
+            color=palette[k],
+            label=f"{group} {100 * fraction:.0f} % of the order",
+        )
+    rnd = _rows(table, RANDOM, "random", fraction)
+    if len(rnd):
+        r = rnd.iloc[0]
+        ax.axhline(
+            100 * r["accuracy"],
+            color="0.4",
+            lw=1.2,
+            label=f"random {100 * fraction:.0f} % ({100 * r['accuracy']:.0f} %)",
+        )
+        ax.axhspan(100 * r["ci_low"], 100 * r["ci_high"], color="0.5", alpha=0.2, lw=0)
     intact = table[table["group"] == "intact"]
     if len(intact):
-        row = intact.iloc[0]
+        i = intact.iloc[0]
         ax.axhline(
-            100 * row["accuracy"],
-            color="0.2",
+            100 * i["accuracy"],
+            color="0.1",
             ls="--",
             lw=1,
-            label=f"intact model ({100 * row['accuracy']:.0f} %)",
+            label=f"intact model ({100 * i['accuracy']:.0f} %)",
         )
-        ax.axhspan(100 * row[ci[0]], 100 * row[ci[1]], color="0.5", alpha=0.15, lw=0)
-    ax.set_xticks(np.arange(len(groups)))
+    ax.set_xticks(np.arange(len(names)))
     ax.set_xticklabels(
-        ["synergistic core\n(top 25 %)", "redundant core\n(bottom 25 %)", "random 25 %"]
+        [f"{n}\n(tested)" if n == synergy_order else n for n in names],
+        rotation=30,
+        ha="right",
+        fontsize="small",
     )
     ax.set_ylabel("accuracy (% of tasks correct)")
-    ax.set_xlabel("heads perturbed")
-    ax.set_ylim(0, 112)
-    ax.set_yticks(range(0, 101, 20))
-    ax.legend(fontsize="small", title="perturbation", loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_xlabel("order whose heads are perturbed")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_fraction(table, synergy_order: str = "synergy"):
+    """Accuracy against the share of heads perturbed, for every order swept (top heads) and
+    random heads, with bootstrap intervals; the intact model sits at 0 %."""
+    use_style()
+    intact = table[table["group"] == "intact"]
+    swept = [
+        o
+        for o in dict.fromkeys(table["order"])
+        if o != "intact" and table[table["order"] == o]["fraction"].nunique() > 1
+    ]
+    palette = colors(max(len(swept), 1))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for colour, name in zip(palette, swept, strict=True):
+        rows = _rows(table, name, "random" if name == RANDOM else "top")
+        if len(intact):
+            rows = pd.concat([intact.iloc[:1], rows]).sort_values("fraction")
+        x = 100 * rows["fraction"].to_numpy(float)
+        acc = 100 * rows["accuracy"].to_numpy(float)
+        ax.plot(
+            x,
+            acc,
+            marker="o",
+            color="0.3" if name == RANDOM else colour,
+            lw=2.4 if name == synergy_order else 1.5,
+            label="random heads" if name == RANDOM else f"top heads by {name}",
+        )
+        ax.fill_between(
+            x,
+            100 * rows["ci_low"].to_numpy(float),
+            100 * rows["ci_high"].to_numpy(float),
+            color="0.5" if name == RANDOM else colour,
+            alpha=0.15,
+            lw=0,
+        )
+    ax.set_xlabel("heads perturbed (% of all heads)")
+    ax.set_ylabel("accuracy (% of tasks correct)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return fig

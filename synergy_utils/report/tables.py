@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..summary import CoreEvidence, Cores, Estimate, Ratio, Summary, Test
+from ..summary import CoreEvidence, Cores, Estimate, Models, Ratio, Summary, Test
 from .claims import (
     ablation_verdict,
     core_verdict,
@@ -20,6 +20,7 @@ from .claims import (
     phase_verdict,
     raw_profile_reading,
 )
+from .claims.ablation import ablation_estimate, ratios_verdict
 from .verdicts import (
     MISSING,
     NOT_SUPPORTED,
@@ -91,18 +92,24 @@ def _graph_estimate(summary: Summary) -> str:
 
 
 def _phase_estimate(summary: Summary) -> str:
+    """Each family's three-way finding (verdict window, null-corrected order parameter), and
+    the midpoint of any transition."""
     phase = summary.phase
     if phase is None:
         return "–"
-    passed = sum(bool(c.get("passed")) for c in phase.criteria.values())
-    parts = [phase.family, f"{passed} of {len(phase.criteria)} criteria met"]
-    mid = phase.fit.get("midpoint") or {}
-    if finite(mid.get("value")):
-        ci = mid.get("ci") or [None, None]
-        parts.append(
-            f"midpoint {fmt_number(mid['value'])} [{fmt_number(ci[0])}, {fmt_number(ci[1])}]"
-        )
-    return "; ".join(parts)
+    parts = []
+    for name, result in phase.family_results.items():
+        text = f"{name}: {result.get('finding', '–')}"
+        analysis = (result.get("analyses") or {}).get(phase.verdict_window, {})
+        critical = (analysis.get(phase.order_parameter_name) or {}).get("critical_difficulty")
+        if critical and finite(critical.get("value")):
+            ci = critical.get("ci") or [None, None]
+            text += (
+                f", midpoint {fmt_number(critical['value'])} "
+                f"[{fmt_number(ci[0])}, {fmt_number(ci[1])}]"
+            )
+        parts.append(text)
+    return "; ".join(parts) + f" ({phase.verdict_window.replace('_', ' ')}, Δsts contrast)"
 
 
 def _null_estimate(cores: Cores | None) -> str:
@@ -123,6 +130,7 @@ def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
     cores, ablation = summary.cores, summary.ablation
     untrained = untrained_estimates(cores) if cores else {}
     return claim1_rows(cores) + [
+        universality_row(summary),
         (
             "2 · Redundancy in early and late layers",
             "synergy graph more efficient, redundancy graph more modular",
@@ -131,14 +139,16 @@ def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
         ),
         (
             "3 · Phase transition with task difficulty",
-            "middle-layer order parameter vs difficulty: all 4 transition criteria",
+            "null-corrected middle-layer synergy vs difficulty, per task family: transition, "
+            "smooth drift or no change",
             _phase_estimate(summary),
-            phase_verdict(summary.phase.transition_supported if summary.phase else None),
+            phase_verdict(summary.phase),
         ),
         (
             "4 · Ablating synergistic heads is catastrophic",
-            "KL-curve area, synergy-first / random order (> 1 claimed)",
-            fmt_estimate(ablation.auc_ratio_synergy_random) if ablation else "–",
+            "KL-curve area on held-out prompts, synergy order / random and each confound "
+            "order (> 1 claimed)",
+            ablation_estimate(ablation, fmt_estimate),
             ablation_verdict(ablation),
         ),
         (
@@ -168,6 +178,56 @@ def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def universality_row(summary: Summary) -> tuple[str, str, str, str]:
+    """The landing page's row for claim 1 across model families: the universality rule
+    re-applied to the stored per-model verdicts (each re-judged from its numbers)."""
+    from .claims.universality import model_verdicts, universality
+
+    claim = "1 · across model families"
+    measure = "claim 1 per family (MMI and CCS); universal only if it holds in every family"
+    section = summary.models
+    if section is None or not section.models:
+        return (claim, measure, "–", MISSING)
+    result = universality([model_verdicts(m) for m in section.models])
+    return (claim, measure, result.statement, result.verdict)
+
+
+def models_table(section: Models) -> pd.DataFrame:
+    """One row per model of the chapter across model families: size, claim 1 under MMI and
+    CCS (middle − outer Δsts with its interval), the untrained copy, the synergy–redundancy
+    correlation, reliability, and the reduced ablation against random and the confounds."""
+    rows = []
+    for m in section.models:
+        row: dict[str, Any] = {
+            "model": m.model.split(" (")[0],
+            "family": m.family,
+            "heads": f"{m.n_layers} × {m.n_heads}",
+            "prompts × tokens": f"{m.n_prompts} × {m.n_steps}",
+        }
+        for r in REDUNDANCIES:
+            ev, untrained = m.evidence.get(r), m.untrained.get(r)
+            row[f"claim 1, {r.upper()}"] = core_verdict(ev) if ev else MISSING
+            row[f"middle − outer Δsts, {r.upper()}"] = fmt_test(ev.contrast) if ev else "–"
+            row[f"untrained, {r.upper()}"] = (
+                f"{core_verdict(untrained)}; {fmt_test(untrained.contrast)}" if untrained else "–"
+            )
+        row["syn–red r"] = fmt_estimate(Estimate(m.syn_red.r, m.syn_red.ci_low, m.syn_red.ci_high))
+        row["split-half ρ"] = fmt_number(m.split_half.rho)
+        ablation = m.ablation
+        if ablation is not None:
+            confounds = [o for o, role in ablation.order_roles.items() if role == "confound"]
+            row["ablation / random"] = fmt_estimate(ablation.auc_ratio.get("random"))
+            worst = min(
+                confounds, key=lambda o: ablation.auc_ratio[o].value or float("inf"), default=None
+            )
+            row["ablation / hardest confound"] = (
+                f"{worst}: {fmt_estimate(ablation.auc_ratio[worst])}" if worst else "–"
+            )
+            row["claim 4 (KL)"] = ratios_verdict(ablation)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 #: The redundancy functions claim 1 is judged under, in the order they are shown.
 REDUNDANCIES: tuple[str, ...] = ("mmi", "ccs")
 
@@ -181,9 +241,7 @@ def claim1_rows(cores: Cores | None) -> list[tuple[str, str, str, str]]:
         estimate, verdict = "–", MISSING
         if assessment is not None:
             ev = assessment.evidence
-            estimate = (
-                f"Δsts middle {fmt_test(ev.middle)}; middle − outer {fmt_test(ev.contrast)}"
-            )
+            estimate = f"Δsts middle {fmt_test(ev.middle)}; middle − outer {fmt_test(ev.contrast)}"
             verdict = core_verdict(ev, assessment.negligible)
         rows.append(
             (

@@ -1,141 +1,90 @@
-"""Ablation stage: does removing the synergistic core break the model?
+"""Ablation stage: does removing the synergistic core break the model, and is it synergy?
 
 Two experiments, both built on :func:`synergy_utils.lm.interventions.ablated`:
 
-* **Cumulative ablation curves** (:func:`ablation_curves`): heads are removed in decreasing
-  gradient order (``synergy_first``), increasing order (``redundancy_first``) and seeded
-  random orders (``random_0``, ...), ``step`` heads at a time. At each step the ablated model
-  reads the clean model's greedy continuation (teacher forcing, one batched forward pass for
-  all prompts) and the per-token KL divergence between the clean and the ablated next-token
-  distributions is averaged over the generated tokens of each prompt, in both directions:
-  ``kl_clean_ablated`` = KL(p_clean || p_ablated) (the paper's) and ``kl_ablated_clean`` =
-  KL(p_ablated || p_clean). :func:`auc_ratio` compares areas under the curves with a bootstrap
-  over prompts and random orders.
-* **Accuracy under perturbation** (:func:`accuracy_under_perturbation`): accuracy on checkable
-  tasks of the intact model and with the top / bottom / a random ``fraction`` of heads
-  perturbed, with confidence intervals over tasks and random draws (:func:`accuracy_table`).
+* **Cumulative ablation curves** (:func:`ablation_curves`): heads are removed in the order of
+  each score of :mod:`.ablation_orders` (the null-corrected synergy gradient under test, other
+  synergy measures, the confounds output norm, self-information, ``sts`` and ``rtr`` alone)
+  and in seeded random orders, 5 % of the heads at a time. At each step the ablated model
+  reads the clean model's greedy continuation of a **held-out** prompt (teacher forcing, one
+  batched pass for all prompts) and the per-token KL divergence between the clean and the
+  ablated next-token distributions is averaged over the generated tokens of each prompt, in
+  both directions: ``kl_clean_ablated`` = KL(p_clean || p_ablated) (the predecessor's) and
+  ``kl_ablated_clean``. :func:`order_comparisons` compares the synergy order with every other
+  one: areas under the curves and per-step KL with bootstrap intervals over prompts and
+  random orders.
+* **Accuracy under perturbation** (:mod:`.ablation_accuracy`).
 
 :func:`ablation_summary` collects the headline numbers for ``summary.json``; the claim-4
-rule and its wording live in :mod:`synergy_utils.report.claims`.
+rule and its wording live in :mod:`synergy_utils.report.claims.ablation`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from ..lm.architectures import head_layout
-from ..lm.decoding import generate_answers, pad_token_id
-from ..lm.interventions import MODES, Head, ablated
+from ..lm.decoding import pad_token_id
 from ..lm.teacher_forcing import (
     KL_METRICS,
     Continuations,
     TeacherForcedBatch,
+    clean_pass,
     greedy_continuations,
     kl_under_ablation,
     teacher_forced_batch,
 )
-from ..stats.resampling import bootstrap_indices, percentile_interval, wilson_interval
+from ..stats.resampling import bootstrap_indices, percentile_interval
+from .ablation_accuracy import (  # noqa: F401  (re-exported: the stage's public API)
+    HEAD_GROUPS,
+    accuracy_table,
+    accuracy_under_perturbation,
+    calibrate_noise,
+    distinct_tasks,
+    head_group,
+    reply_agreement,
+)
+from .ablation_orders import (  # noqa: F401
+    ORDER_DESCRIPTIONS,
+    RANDOM_PREFIX,
+    check_order_scores,
+    head_orders,
+    order_role,
+    order_scores,
+    rank_agreement,
+)
 
 KL_LABELS: dict[str, str] = {
     "kl_clean_ablated": "KL(clean ‖ ablated)",
     "kl_ablated_clean": "KL(ablated ‖ clean)",
 }
-#: Columns of ``head_scores.csv`` chosen by ``gradient_method``.
-GRADIENT_COLUMNS: dict[str, str] = {"luppi": "gradient_luppi", "diff": "gradient_diff"}
-HEAD_GROUPS: tuple[str, ...] = ("synergistic", "redundant", "random")
+#: The pooled random orders in comparisons and tables.
+RANDOM = "random"
 
 
-def load_head_scores(path: str | Path, gradient_method: str = "luppi") -> np.ndarray:
-    """Head scores (n_layers, n_heads) from ``head_scores.csv`` (or a folder holding it).
-
-    ``gradient_method``: ``"luppi"`` (column ``gradient_luppi``: rank(synergy) -
-    rank(redundancy)), ``"diff"`` (``gradient_diff``: ranks of synergy - redundancy), or the
-    name of any other numeric column (e.g. ``"synergy"``).
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "head_scores.csv"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: run notebooks/03_synergistic_cores.ipynb with the same "
-            "results_dir first (it writes head_scores.csv)"
-        )
-    table = pd.read_csv(path)
-    column = GRADIENT_COLUMNS.get(gradient_method, gradient_method)
-    missing = {"layer", "head", column} - set(table.columns)
-    if missing:
-        raise ValueError(
-            f"{path} lacks columns {sorted(missing)}; gradient_method must be one of "
-            f"{sorted(GRADIENT_COLUMNS)} or a column name"
-        )
-    if table.duplicated(["layer", "head"]).any():
-        raise ValueError(f"{path} has duplicate (layer, head) rows")
-    n_layers, n_heads = int(table["layer"].max()) + 1, int(table["head"].max()) + 1
-    if len(table) != n_layers * n_heads:
-        raise ValueError(f"{path}: expected one row per head of a {n_layers} x {n_heads} grid")
-    scores = np.full((n_layers, n_heads), np.nan)
-    scores[table["layer"].to_numpy(int), table["head"].to_numpy(int)] = table[column].to_numpy(
-        float
-    )
-    if not np.isfinite(scores).all():
-        raise ValueError(f"{path}: column {column!r} has missing or non-finite values")
-    return scores
-
-
-def _check_scores(scores: Any, model: Any = None) -> np.ndarray:
-    scores = np.asarray(scores, dtype=float)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be (n_layers, n_heads), got shape {scores.shape}")
-    if model is not None:
-        layout = head_layout(model)
-        if scores.shape != (layout.n_layers, layout.n_heads):
-            raise ValueError(
-                f"scores have shape {scores.shape} but the model has "
-                f"{layout.n_layers} layers x {layout.n_heads} heads"
-            )
-    if not np.isfinite(scores).all():
-        raise ValueError("scores contain NaN or inf")
-    return scores
-
-
-def head_orders(scores: Any, n_random: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
-    """Removal orders over all heads, each an int array (n_total, 2) of (layer, head).
-
-    ``synergy_first``: decreasing score; ``redundancy_first``: increasing score (ties broken
-    by layer-major head index); ``random_k``: permutation from ``default_rng([seed, k])``.
-    """
-    scores = _check_scores(scores)
-    n_layers, n_heads = scores.shape
-    flat = scores.reshape(-1)
-    pairs = np.stack(np.unravel_index(np.arange(flat.size), scores.shape), axis=1)
-    orders = {
-        "synergy_first": pairs[np.argsort(-flat, kind="stable")],
-        "redundancy_first": pairs[np.argsort(flat, kind="stable")],
-    }
-    for k in range(int(n_random)):
-        orders[f"random_{k}"] = pairs[np.random.default_rng([seed, k]).permutation(flat.size)]
-    return orders
-
-
-def removal_counts(n_total: int, step: int = 5, max_fraction: float = 0.25) -> list[int]:
-    """Numbers of heads removed: 0, step, 2 step, ..., up to floor(max_fraction * n_total)
-    (the last value is included even when it is not a multiple of ``step``)."""
-    if step < 1:
-        raise ValueError(f"step must be >= 1, got {step}")
+def removal_counts(
+    n_total: int, fraction_step: float = 0.05, max_fraction: float = 0.25
+) -> list[int]:
+    """Numbers of heads removed: ``floor(k * fraction_step * n_total)`` for k = 0, 1, ... up to
+    ``max_fraction`` (for 270 heads, 5 % steps to 25 %: 0, 13, 27, 40, 54, 67)."""
+    if not 0 < fraction_step <= 1:
+        raise ValueError(f"fraction_step must be in (0, 1], got {fraction_step}")
     if not 0 < max_fraction <= 1:
         raise ValueError(f"max_fraction must be in (0, 1], got {max_fraction}")
-    n_max = int(math.floor(max_fraction * n_total + 1e-9))
-    counts = list(range(0, n_max + 1, step))
-    if counts[-1] != n_max:
-        counts.append(n_max)
+    n_steps = int(math.floor(max_fraction / fraction_step + 1e-9))
+    counts = [int(math.floor(k * fraction_step * n_total + 1e-9)) for k in range(n_steps + 1)]
+    counts = sorted(set(counts))
+    if len(counts) < 2:
+        raise ValueError(
+            f"{n_total} heads with fraction_step={fraction_step} remove no head; use a larger step"
+        )
     return counts
 
 
@@ -145,7 +94,7 @@ def curves_on_batch(
     orders: Mapping[str, np.ndarray],
     counts: Sequence[int],
     *,
-    clean_logprobs: Any = None,
+    reuse_residual: bool = True,
     mode: str = "zero",
     batch_size: int | None = None,
     progress: bool = False,
@@ -155,33 +104,39 @@ def curves_on_batch(
     ``counts``; one forward pass (all prompts) per (order, n). See :func:`ablation_curves`."""
     layout = head_layout(model)
     names = list(orders)
+    started = time.perf_counter()
+    clean = clean_pass(model, batch, batch_size, record_layers=reuse_residual)
+    clean_seconds = time.perf_counter() - started
     head_sets = [[tuple(map(int, h)) for h in orders[name][:n]] for name in names for n in counts]
+    started = time.perf_counter()
     kl = kl_under_ablation(
         model,
         batch,
         head_sets,
-        clean_logprobs=clean_logprobs,
+        clean=clean,
+        reuse_residual=reuse_residual,
         mode=mode,
         batch_size=batch_size,
         progress=progress,
         **ablation_kw,
     ).reshape(len(names), len(counts), batch.n_prompts, len(KL_METRICS))
+    ablated_seconds = time.perf_counter() - started
+    first_layers = [min((h[0] for h in s), default=layout.n_layers) for s in head_sets if s]
     counts_arr = np.asarray(counts, dtype=int)
-    order_layer = np.stack([np.asarray(orders[n])[:, 0] for n in names])
-    order_head = np.stack([np.asarray(orders[n])[:, 1] for n in names])
     return xr.Dataset(
         {
             "kl": (("order", "n_removed", "prompt", "metric"), kl),
-            "order_layer": (("order", "rank"), order_layer),
-            "order_head": (("order", "rank"), order_head),
+            "order_layer": (("order", "rank"), np.stack([orders[n][:, 0] for n in names])),
+            "order_head": (("order", "rank"), np.stack([orders[n][:, 1] for n in names])),
         },
         coords={
             "order": names,
+            "role": ("order", [order_role(n) for n in names]),
             "n_removed": counts_arr,
             "fraction": ("n_removed", counts_arr / layout.n_total),
             "prompt": np.arange(batch.n_prompts),
             "metric": list(KL_METRICS),
-            "rank": np.arange(order_layer.shape[1]),
+            "rank": np.arange(layout.n_total),
         },
         attrs={
             "mode": mode,
@@ -189,6 +144,13 @@ def curves_on_batch(
             "n_heads": layout.n_heads,
             "n_total": layout.n_total,
             "n_new_tokens": int(batch.target_ids.shape[1]),
+            "tokens_per_pass": batch.n_tokens,
+            "shared_prefix_tokens": batch.prefix_length,
+            "reuse_residual": int(bool(reuse_residual)),
+            "mean_first_layer": float(np.mean(first_layers)) if first_layers else 0.0,
+            "clean_seconds": round(clean_seconds, 2),
+            "ablated_seconds": round(ablated_seconds, 2),
+            "n_passes": len(first_layers),
             "description": (
                 "Teacher-forced next-token KL (nats per token, mean over each prompt's "
                 "generated tokens) after removing the first n_removed heads of each order. "
@@ -202,47 +164,60 @@ def ablation_curves(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[str] | Continuations,
-    order_by: Any,
-    step: int = 5,
+    scores: Mapping[str, Any] | Any,
+    fraction_step: float = 0.05,
     max_fraction: float = 0.25,
-    n_random: int = 5,
+    n_random: int = 10,
     seed: int = 0,
     *,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = 32,
     generation_batch_size: int = 8,
     batch_size: int | None = None,
     template: str = "auto",
     padding_side: str = "left",
+    share_prefix: bool = True,
+    reuse_residual: bool = True,
     mode: str = "zero",
     progress: bool = True,
     **ablation_kw: Any,
 ) -> xr.Dataset:
-    """Cumulative ablation curves (the behavioural ablation of Urbina-Rodriguez et al. 2026).
+    """Cumulative ablation curves (the behavioural ablation of Urbina-Rodriguez et al. 2026)
+    for every order of ``scores`` and ``n_random`` random orders.
 
     Parameters
     ----------
     prompts
         Texts (the clean model's greedy continuations of ``max_new_tokens`` tokens are
-        generated first) or ready :class:`Continuations` (``tokenizer`` may then be None).
-    order_by
-        Head scores (n_layers, n_heads), e.g. the synergy gradient; higher = more synergistic.
-    step, max_fraction
-        Heads removed per step and the largest fraction of all heads removed.
-    n_random, seed
-        Number of seeded random orders.
+        generated first, EOS suppressed) or ready :class:`Continuations` (``tokenizer`` may
+        then be None). Use prompts the heads were *not* ranked on.
+    scores
+        Mapping name -> head scores (n_layers, n_heads), higher removed first (an array alone
+        is the order ``"synergy"``); see :func:`.ablation_orders.head_orders`.
+    fraction_step, max_fraction
+        Share of all heads removed per step and the largest share (:func:`removal_counts`).
+    share_prefix, reuse_residual
+        The exact speed-ups of :mod:`synergy_utils.lm.teacher_forcing` (a prompt prefix
+        shared by all prompts computed once; layers below the first ablated one replayed).
     batch_size
         ``None``: one forward pass per step for all prompts; an int splits rows (memory).
     mode, ablation_kw
-        Passed to :func:`ablated` (the paper zeroes heads).
+        Passed to :func:`ablated` (the predecessor zeroes heads).
 
     Returns
     -------
     Dataset with ``kl`` (order, n_removed, prompt, metric) in nats per token; coordinates
-    ``order`` (synergy_first, redundancy_first, random_0, ...), ``n_removed`` with
-    ``fraction``, ``metric`` (:data:`KL_METRICS`); ``order_layer``/``order_head`` (order,
-    rank) hold each removal order.
+    ``order`` (with its ``role``), ``n_removed`` with ``fraction``, ``metric``;
+    ``order_layer``/``order_head`` (order, rank) hold each removal order; ``generated_ids``
+    (prompt, token); timings and sizes in the attributes.
     """
-    scores = _check_scores(order_by, model)
+    checked = check_order_scores(scores if isinstance(scores, Mapping) else {"synergy": scores})
+    layout = head_layout(model)
+    if next(iter(checked.values())).shape != (layout.n_layers, layout.n_heads):
+        raise ValueError(
+            f"scores have shape {next(iter(checked.values())).shape} but the model has "
+            f"{layout.n_layers} layers x {layout.n_heads} heads"
+        )
+    started = time.perf_counter()
     if isinstance(prompts, Continuations):
         continuations = prompts
     else:
@@ -257,27 +232,29 @@ def ablation_curves(
             template,
             progress=progress,
         )
+    generation_seconds = time.perf_counter() - started
     pad = pad_token_id(model, tokenizer)
-    batch = teacher_forced_batch(continuations, pad, padding_side)
-    layout = head_layout(model)
-    counts = removal_counts(layout.n_total, step, max_fraction)
-    orders = head_orders(scores, n_random, seed)
+    batch = teacher_forced_batch(continuations, pad, padding_side, share_prefix=share_prefix)
+    counts = removal_counts(layout.n_total, fraction_step, max_fraction)
+    orders = head_orders(checked, n_random, seed)
     ds = curves_on_batch(
         model,
         batch,
         orders,
         counts,
+        reuse_residual=reuse_residual,
         mode=mode,
         batch_size=batch_size,
         progress=progress,
         **ablation_kw,
     )
     ds.attrs.update(
-        step=int(step),
+        fraction_step=float(fraction_step),
         max_fraction=float(max_fraction),
         n_random=int(n_random),
         seed=int(seed),
         padding_side=padding_side,
+        generation_seconds=round(generation_seconds, 2),
     )
     if continuations.prompts is not None:
         ds = ds.assign_coords(prompt_text=("prompt", list(continuations.prompts)))
@@ -285,16 +262,29 @@ def ablation_curves(
     return ds
 
 
+def check_disjoint(ranking: Sequence[str], ablation: Sequence[str]) -> None:
+    """Raise ``ValueError`` if a prompt of the ablation set is also in the ranking set (the
+    heads must be ranked on other text than they are tested on)."""
+    overlap = sorted({t.strip() for t in ranking} & {t.strip() for t in ablation})
+    if overlap:
+        raise ValueError(
+            f"{len(overlap)} ablation prompt(s) are also ranking prompts, e.g. {overlap[0]!r}"
+        )
+
+
 def random_orders(curves: xr.Dataset) -> list[str]:
-    return [str(o) for o in curves["order"].values if str(o).startswith("random_")]
+    return [str(o) for o in curves["order"].values if str(o).startswith(RANDOM_PREFIX)]
+
+
+def named_orders(curves: xr.Dataset) -> list[str]:
+    return [str(o) for o in curves["order"].values if not str(o).startswith(RANDOM_PREFIX)]
 
 
 def curve_auc(curves: xr.Dataset, metric: str = "kl_clean_ablated") -> xr.DataArray:
     """Area under each prompt's KL curve against the fraction of heads removed (trapezoid):
     (order, prompt), in nats per token x fraction."""
     kl = curves["kl"].sel(metric=metric).transpose("order", "prompt", "n_removed")
-    x = curves["fraction"].values
-    area = np.trapezoid(kl.values, x=x, axis=-1)
+    area = np.trapezoid(kl.values, x=curves["fraction"].values, axis=-1)
     return xr.DataArray(
         area,
         dims=("order", "prompt"),
@@ -302,277 +292,237 @@ def curve_auc(curves: xr.Dataset, metric: str = "kl_clean_ablated") -> xr.DataAr
     )
 
 
+def _order_values(curves: xr.Dataset, values: xr.DataArray, order: str) -> np.ndarray:
+    """``values`` of ``order`` as (R, P, ...): R = 1 for a named order, all random orders
+    for ``"random"``."""
+    if order == RANDOM:
+        names = random_orders(curves)
+        if not names:
+            raise ValueError("the curves have no random order")
+        return values.sel(order=names).values
+    return values.sel(order=[order]).values
+
+
+def _resampled_means(values: np.ndarray, p_idx: np.ndarray, rng: np.random.Generator):
+    """Bootstrap means of ``values`` (R, P, ...): prompts resampled by ``p_idx`` (B, P), and
+    orders resampled with replacement when R > 1; returns (B, ...)."""
+    n_orders = values.shape[0]
+    by_order = values[:, p_idx].mean(axis=2)  # (R, B, ...)
+    if n_orders == 1:
+        return by_order[0]
+    r_idx = bootstrap_indices(n_orders, p_idx.shape[0], rng)  # (B, R)
+    return by_order[r_idx, np.arange(p_idx.shape[0])[:, None]].mean(axis=1)
+
+
+def _estimate(value: float, boot: np.ndarray, ci_level: float) -> dict[str, float]:
+    low, high = (float(v) for v in percentile_interval(boot[np.isfinite(boot)], ci_level))
+    return {"value": float(value), "ci_low": low, "ci_high": high}
+
+
 def auc_ratio(
     curves: xr.Dataset,
-    numerator: str = "synergy_first",
-    denominator: str = "random",
+    numerator: str = "synergy",
+    denominator: str = RANDOM,
     metric: str = "kl_clean_ablated",
     n_bootstrap: int = 1000,
     seed: int = 0,
     ci_level: float = 0.95,
 ) -> dict[str, float]:
-    """Ratio of areas under the mean curves, ``numerator`` / ``denominator``, with a CI.
+    """Ratio of areas under the prompt-mean curves, ``numerator`` / ``denominator``, with a
+    percentile-bootstrap interval resampling prompts (paired: the same prompts in numerator
+    and denominator) and, for ``"random"`` (all random orders pooled), random orders.
 
-    ``denominator="random"`` averages over all random orders. The percentile bootstrap
-    resamples prompts (paired: the same prompts in numerator and denominator) and, for a random
-    denominator, random orders, with replacement.
-
-    Returns ``{"value", "ci_low", "ci_high", "n_bootstrap"}`` (NaN when the denominator area
+    Returns ``{"value", "ci_low", "ci_high", "n_bootstrap"}`` (NaN when the denominator's area
     is 0 or there is no random order).
     """
     area = curve_auc(curves, metric)
-    rand_names = random_orders(curves)
-    num = area.sel(order=numerator).values  # (P,)
-    if denominator == "random":
-        if not rand_names:
-            return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n_bootstrap": 0}
-        den = area.sel(order=rand_names).values  # (R, P)
-    else:
-        den = area.sel(order=[denominator]).values
-    n_rand, n_prompts = den.shape
-
-    def ratio(n: float, d: float) -> float:
-        return n / d if d > 0 else math.nan
-
-    value = ratio(num.mean(), den.mean())
+    num = _order_values(curves, area, numerator)
+    try:
+        den = _order_values(curves, area, denominator)
+    except ValueError:
+        return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n_bootstrap": 0}
     rng = np.random.default_rng(seed)
-    p_idx = bootstrap_indices(n_prompts, n_bootstrap, rng)
-    r_idx = bootstrap_indices(n_rand, n_bootstrap, rng)
-    num_b = num[p_idx].mean(axis=1)
-    den_by_order = den[:, p_idx].mean(axis=2)  # (R, B)
-    den_b = np.take_along_axis(den_by_order.T, r_idx, axis=1).mean(axis=1)
+    p_idx = bootstrap_indices(num.shape[1], n_bootstrap, rng)
+    num_b, den_b = _resampled_means(num, p_idx, rng), _resampled_means(den, p_idx, rng)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(den_b > 0, num_b / den_b, np.nan)
-    low, high = (float(v) for v in percentile_interval(ratios, ci_level))
-    return {"value": float(value), "ci_low": low, "ci_high": high, "n_bootstrap": int(n_bootstrap)}
+    value = num.mean() / den.mean() if den.mean() > 0 else math.nan
+    if not np.isfinite(ratios).any():
+        return {"value": value, "ci_low": math.nan, "ci_high": math.nan, "n_bootstrap": 0}
+    return {**_estimate(value, ratios, ci_level), "n_bootstrap": int(n_bootstrap)}
 
 
-def kl_at(
-    curves: xr.Dataset, n_removed: int | None = None, metric: str = "kl_clean_ablated"
-) -> dict[str, float]:
-    """Mean KL over prompts after removing ``n_removed`` heads (default: the last count):
-    synergy-first, redundancy-first, and the mean and sd (ddof 1) over random orders."""
-    if n_removed is None:
-        n_removed = int(curves["n_removed"].values[-1])
-    kl = curves["kl"].sel(metric=metric, n_removed=n_removed).mean("prompt")
-    rand = kl.sel(order=random_orders(curves)).values
-    return {
-        "n_removed": int(n_removed),
-        "fraction": float(n_removed / curves.attrs["n_total"]),
-        "synergy": float(kl.sel(order="synergy_first")),
-        "redundancy": float(kl.sel(order="redundancy_first")),
-        "random_mean": float(rand.mean()) if rand.size else math.nan,
-        "random_sd": float(rand.std(ddof=1)) if rand.size > 1 else math.nan,
-    }
-
-
-def head_group(
-    scores: Any, group: str, fraction: float = 0.25, rng: np.random.Generator | None = None
-) -> list[Head]:
-    """The top (``"synergistic"``), bottom (``"redundant"``) or a ``"random"`` ``fraction`` of
-    heads by score; floor(fraction * n_total) heads."""
-    scores = _check_scores(scores)
-    if group not in HEAD_GROUPS:
-        raise ValueError(f"unknown head group {group!r}; choose one of {HEAD_GROUPS}")
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    k = int(math.floor(fraction * scores.size + 1e-9))
-    orders = head_orders(scores, 0)
-    if group == "synergistic":
-        chosen = orders["synergy_first"][:k]
-    elif group == "redundant":
-        chosen = orders["redundancy_first"][:k]
-    else:
-        if rng is None:
-            raise ValueError("group 'random' needs rng")
-        pairs = orders["synergy_first"]
-        chosen = pairs[rng.choice(len(pairs), size=k, replace=False)]
-    return sorted((int(layer), int(head)) for layer, head in chosen)
-
-
-def accuracy_conditions(modes: Sequence[str], n_draws: int) -> list[dict[str, Any]]:
-    """The perturbation conditions and how many draws each gets: intact (1); ``zero`` on the
-    synergistic / redundant core (deterministic: 1) and on random heads (``n_draws``);
-    noise modes on every group (``n_draws``)."""
-    conditions = [{"mode": "none", "group": "intact", "n_draws": 1}]
-    for mode in modes:
-        if mode not in MODES:
-            raise ValueError(f"unknown ablation mode {mode!r}; choose from {MODES}")
-        for group in HEAD_GROUPS:
-            deterministic = mode in ("zero", "mean") and group != "random"
-            conditions.append(
-                {"mode": mode, "group": group, "n_draws": 1 if deterministic else int(n_draws)}
-            )
-    return conditions
-
-
-def accuracy_under_perturbation(
-    model: Any,
-    tokenizer: Any,
-    tasks: Sequence[Any],
-    scores: Any,
-    *,
-    fraction: float = 0.25,
-    modes: Sequence[str] = ("weights-noise", "zero"),
-    relative_std: float = 1.0,
-    noise_std: float | None = None,
-    means: np.ndarray | None = None,
-    n_draws: int = 3,
+def order_auc(
+    curves: xr.Dataset,
+    order: str,
+    metric: str = "kl_clean_ablated",
+    n_bootstrap: int = 1000,
     seed: int = 0,
-    max_new_tokens: int = 24,
-    batch_size: int = 8,
-    template: str = "auto",
-    check: Callable[[Any, str], bool] | None = None,
-    progress: bool = True,
-) -> xr.Dataset:
-    """Task accuracy of the intact model and with head groups perturbed.
-
-    Draw ``d`` of a random group uses ``default_rng([seed, d])`` for the heads, the same heads
-    in every mode (paired); noise draw ``d`` uses noise seed ``seed * 1000 + d``.
-    ``relative_std`` is the ``weights-noise`` scale relative to each weight matrix's std.
-
-    Returns
-    -------
-    Dataset with ``correct`` (condition, draw, task): 1.0 / 0.0, NaN where a condition has
-    fewer draws; ``reply`` (same dims, text); per-condition coordinates ``mode``, ``group``,
-    ``n_heads``.
-    """
-    if check is None:
-        from .tasks import check_answer as check
-    if n_draws < 1:
-        raise ValueError(f"n_draws must be >= 1, got {n_draws}")
-    if len(tasks) == 0:
-        raise ValueError("no tasks")
-    scores = _check_scores(scores, model)
-    conditions = accuracy_conditions(modes, n_draws)
-    correct = np.full((len(conditions), n_draws, len(tasks)), np.nan)
-    replies = np.full((len(conditions), n_draws, len(tasks)), "", dtype=object)
-    n_heads = np.zeros(len(conditions), dtype=int)
-    prompts = [t.prompt for t in tasks]
-    jobs = [(c, d) for c, cond in enumerate(conditions) for d in range(cond["n_draws"])]
-    for c, d in tqdm(jobs, desc="accuracy conditions", disable=not progress):
-        cond = conditions[c]
-        if cond["group"] == "intact":
-            heads: list[Head] = []
-            kw: dict[str, Any] = {}
-            mode = "zero"
-        else:
-            rng = np.random.default_rng([seed, d])
-            heads = head_group(scores, cond["group"], fraction, rng)
-            mode = cond["mode"]
-            kw = {
-                "zero": {},
-                "mean": {"means": means},
-                "noise": {"std": noise_std, "seed": seed * 1000 + d},
-                "weights-noise": {"relative_std": relative_std, "seed": seed * 1000 + d},
-            }[mode]
-        n_heads[c] = len(heads)
-        with ablated(model, heads, mode, **kw):
-            texts = generate_answers(
-                model, tokenizer, prompts, max_new_tokens, batch_size, template
-            )
-        correct[c, d] = [float(check(t, x)) for t, x in zip(tasks, texts, strict=True)]
-        replies[c, d] = texts
-    return xr.Dataset(
-        {
-            "correct": (("condition", "draw", "task"), correct),
-            "reply": (("condition", "draw", "task"), replies.astype(str)),
-        },
-        coords={
-            "condition": [f"{c['mode']}/{c['group']}" for c in conditions],
-            "mode": ("condition", [c["mode"] for c in conditions]),
-            "group": ("condition", [c["group"] for c in conditions]),
-            "n_heads": ("condition", n_heads),
-            "draw": np.arange(n_draws),
-            "task": np.arange(len(tasks)),
-            "task_prompt": ("task", prompts),
-            "task_answer": ("task", [str(t.answer) for t in tasks]),
-        },
-        attrs={
-            "fraction": float(fraction),
-            "relative_std": float(relative_std),
-            "noise_std": float(noise_std) if noise_std is not None else float("nan"),
-            "seed": int(seed),
-        },
-    )
-
-
-def accuracy_table(
-    accuracy: xr.Dataset, n_bootstrap: int = 1000, seed: int = 0, ci_level: float = 0.95
-) -> pd.DataFrame:
-    """One row per condition: accuracy (mean over draws and tasks) with
-
-    * ``sd_draws``: sd (ddof 1) of the per-draw accuracies (NaN with one draw);
-    * ``ci_low``/``ci_high``: percentile bootstrap resampling tasks and draws with replacement;
-    * ``wilson_low``/``wilson_high``: Wilson interval over tasks at the mean accuracy.
-    """
+    ci_level: float = 0.95,
+) -> dict[str, float]:
+    """Area under the prompt-mean curve of ``order`` (``"random"``: pooled over the random
+    orders) with a bootstrap interval over prompts (and random orders)."""
+    values = _order_values(curves, curve_auc(curves, metric), order)
     rng = np.random.default_rng(seed)
+    p_idx = bootstrap_indices(values.shape[1], n_bootstrap, rng)
+    return _estimate(values.mean(), _resampled_means(values, p_idx, rng), ci_level)
+
+
+def kl_steps(
+    curves: xr.Dataset,
+    order: str,
+    metric: str = "kl_clean_ablated",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    ci_level: float = 0.95,
+) -> list[dict[str, float]]:
+    """Prompt-mean KL of ``order`` at each number of heads removed, with bootstrap intervals
+    over prompts (and random orders, for ``"random"``); one dict per ``n_removed``."""
+    kl = curves["kl"].sel(metric=metric).transpose("order", "prompt", "n_removed")
+    values = _order_values(curves, kl, order)  # (R, P, n)
+    rng = np.random.default_rng(seed)
+    p_idx = bootstrap_indices(values.shape[1], n_bootstrap, rng)
+    boot = _resampled_means(values, p_idx, rng)  # (B, n)
+    mean = values.mean(axis=(0, 1))
+    return [_estimate(mean[i], boot[:, i], ci_level) for i in range(len(mean))]
+
+
+def order_comparisons(
+    curves: xr.Dataset,
+    synergy_order: str = "synergy",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    ci_level: float = 0.95,
+) -> dict[str, Any]:
+    """The synergy order against every other order (and the pooled random orders).
+
+    Returns ``{"auc": {order: estimate}, "auc_ratio": {order: ratio}, "reverse_auc_ratio":
+    {order: ratio}, "kl_steps": {order: [estimate per step]}, "reverse_kl_steps": ...}``,
+    where a ratio is synergy-order area / that order's area; orders include ``"random"``.
+    """
+    if synergy_order not in named_orders(curves):
+        raise ValueError(f"synergy_order {synergy_order!r} is not among {named_orders(curves)}")
+    others = [o for o in named_orders(curves) if o != synergy_order]
+    everyone = [synergy_order, *others] + ([RANDOM] if random_orders(curves) else [])
+    out: dict[str, Any] = {key: {} for key in ("auc", "auc_ratio", "reverse_auc_ratio")}
+    out.update(kl_steps={}, reverse_kl_steps={})
+    for metric, prefix in (("kl_clean_ablated", ""), ("kl_ablated_clean", "reverse_")):
+        for order in everyone:
+            out[f"{prefix}kl_steps"][order] = kl_steps(
+                curves, order, metric, n_bootstrap, seed, ci_level
+            )
+            if order != synergy_order:
+                out[f"{prefix}auc_ratio"][order] = auc_ratio(
+                    curves, synergy_order, order, metric, n_bootstrap, seed, ci_level
+                )
+    for order in everyone:
+        out["auc"][order] = order_auc(curves, order, "kl_clean_ablated", n_bootstrap, seed)
+    return out
+
+
+def ratio_table(comparisons: Mapping[str, Any], synergy_order: str = "synergy") -> pd.DataFrame:
+    """One row per compared order: its role, what it ranks by, and the area ratio synergy /
+    order in both KL directions with intervals."""
     rows = []
-    for c, name in enumerate(accuracy["condition"].values):
-        values = accuracy["correct"].values[c]
-        values = values[~np.isnan(values).all(axis=1)]  # (draws, tasks)
-        n_draws, n_tasks = values.shape
-        per_draw = values.mean(axis=1)
-        acc = float(per_draw.mean())
-        d_idx = bootstrap_indices(n_draws, n_bootstrap, rng)
-        t_idx = bootstrap_indices(n_tasks, n_bootstrap, rng)
-        boot = values[d_idx[:, :, None], t_idx[:, None, :]].mean(axis=(1, 2))
-        ci_low, ci_high = percentile_interval(boot, ci_level)
-        w_low, w_high = wilson_interval(acc * n_tasks, n_tasks, ci_level)
+    for order, ratio in comparisons["auc_ratio"].items():
+        reverse = comparisons["reverse_auc_ratio"][order]
         rows.append(
             {
-                "condition": str(name),
-                "mode": str(accuracy["mode"].values[c]),
-                "group": str(accuracy["group"].values[c]),
-                "n_heads": int(accuracy["n_heads"].values[c]),
-                "n_draws": int(n_draws),
-                "n_tasks": int(n_tasks),
-                "accuracy": acc,
-                "sd_draws": float(per_draw.std(ddof=1)) if n_draws > 1 else math.nan,
-                "ci_low": float(ci_low),
-                "ci_high": float(ci_high),
-                "wilson_low": w_low,
-                "wilson_high": w_high,
+                "order": order,
+                "role": order_role(order),
+                "ranks by": ORDER_DESCRIPTIONS.get(order, order),
+                f"{synergy_order} / order": ratio["value"],
+                "ci_low": ratio["ci_low"],
+                "ci_high": ratio["ci_high"],
+                "reverse": reverse["value"],
+                "reverse_ci_low": reverse["ci_low"],
+                "reverse_ci_high": reverse["ci_high"],
             }
         )
     return pd.DataFrame(rows)
 
 
-# --- summary and verdict ----------------------------------------------------------------
+def precision_check(
+    reference: Any,
+    candidate: Any,
+    batch: TeacherForcedBatch,
+    head_sets: Sequence[Sequence[tuple[int, int]]],
+    *,
+    atol: float = 0.02,
+    rtol: float = 0.15,
+    mean_rtol: float = 0.03,
+    mode: str = "zero",
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Teacher-forced KL of ``head_sets`` under ``candidate`` (e.g. a bfloat16 copy) against
+    ``reference`` (float32), in both directions.
+
+    Passes when, for every head set and direction, the prompt-mean KL agrees within
+    ``mean_rtol`` (relative, plus 0.005 nats) and every per-prompt KL within ``atol + rtol *
+    |ref|``. Returns the largest differences, the tolerances, ``passed`` and the seconds of one
+    pass of each model (the speed-up the candidate brings).
+    """
+    timings, values = {}, {}
+    for name, model in (("reference", reference), ("candidate", candidate)):
+        started = time.perf_counter()
+        values[name] = kl_under_ablation(
+            model, batch, head_sets, mode=mode, batch_size=batch_size, reuse_residual=False
+        )
+        timings[name] = (time.perf_counter() - started) / (len(head_sets) + 1)
+    ref, got = values["reference"], values["candidate"]  # (sets, prompts, 2)
+    diff = np.abs(got - ref)
+    mean_ref, mean_got = ref.mean(axis=1), got.mean(axis=1)
+    mean_diff = np.abs(mean_got - mean_ref)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(np.abs(ref) > 0, diff / np.abs(ref), 0.0)
+        mean_rel = np.where(mean_ref > 0, mean_diff / mean_ref, 0.0)
+    passed = (diff <= atol + rtol * np.abs(ref)).all() and (
+        mean_diff <= 0.005 + mean_rtol * mean_ref
+    ).all()
+    return {
+        "n_sets": len(head_sets),
+        "n_prompts": int(ref.shape[1]),
+        "max_abs_diff": float(diff.max()),
+        "max_rel_diff": float(rel.max()),
+        "max_mean_rel_diff": float(mean_rel.max()),
+        "atol": float(atol),
+        "rtol": float(rtol),
+        "mean_rtol": float(mean_rtol),
+        "passed": bool(passed),
+        "seconds_per_pass_reference": round(timings["reference"], 3),
+        "seconds_per_pass_candidate": round(timings["candidate"], 3),
+    }
+
+
+# --- summary ----------------------------------------------------------------------------------
 
 
 def ablation_summary(
     curves: xr.Dataset,
+    comparisons: Mapping[str, Any],
     accuracy: pd.DataFrame | None = None,
     *,
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    relative_noise_std: float | None = None,
+    synergy_order: str = "synergy",
     **extra: Any,
 ) -> dict[str, Any]:
-    """Headline numbers for ``summary.json["ablation"]`` (KL at the largest fraction removed,
-    area ratios with bootstrap CIs for both KL directions, the accuracy table)."""
-    out: dict[str, Any] = {}
-    for metric, prefix in (("kl_clean_ablated", ""), ("kl_ablated_clean", "reverse_")):
-        at = kl_at(curves, metric=metric)
-        out["fraction"] = at["fraction"]
-        out["n_heads_removed"] = at["n_removed"]
-        out[f"{prefix}kl_synergy"] = at["synergy"]
-        out[f"{prefix}kl_redundancy"] = at["redundancy"]
-        out[f"{prefix}kl_random_mean"] = at["random_mean"]
-        out[f"{prefix}kl_random_sd"] = at["random_sd"]
-        for num, den, key in (
-            ("synergy_first", "random", "auc_ratio_synergy_random"),
-            ("redundancy_first", "random", "auc_ratio_redundancy_random"),
-            ("synergy_first", "redundancy_first", "auc_ratio_synergy_redundancy"),
-        ):
-            out[f"{prefix}{key}"] = auc_ratio(curves, num, den, metric, n_bootstrap, seed)
-    out["n_prompts"] = int(curves.sizes["prompt"])
-    out["n_random_orders"] = len(random_orders(curves))
-    out["n_new_tokens"] = int(curves.attrs.get("n_new_tokens", 0))
-    out["ablation_mode"] = curves.attrs.get("mode", "zero")
-    out["n_total_heads"] = int(curves.attrs["n_total"])
-    out["relative_noise_std"] = relative_noise_std
-    out["accuracy"] = [] if accuracy is None else accuracy.to_dict(orient="records")
+    """Headline numbers for ``summary.json["ablation"]`` (the :class:`synergy_utils.summary.
+    Ablation` fields that the curves, the comparisons and the accuracy table give; ``extra``
+    adds the rest)."""
+    names = named_orders(curves)
+    out: dict[str, Any] = {
+        "synergy_order": synergy_order,
+        "orders": {n: ORDER_DESCRIPTIONS.get(n, n) for n in names},
+        "order_roles": {n: order_role(n) for n in names},
+        "n_prompts": int(curves.sizes["prompt"]),
+        "n_new_tokens": int(curves.attrs.get("n_new_tokens", 0)),
+        "n_random_orders": len(random_orders(curves)),
+        "ablation_mode": str(curves.attrs.get("mode", "zero")),
+        "n_total_heads": int(curves.attrs["n_total"]),
+        "fractions": [float(f) for f in curves["fraction"].values],
+        "n_heads_removed": [int(n) for n in curves["n_removed"].values],
+        "accuracy": [] if accuracy is None else accuracy.to_dict(orient="records"),
+    }
+    for key in ("auc", "auc_ratio", "reverse_auc_ratio", "kl_steps", "reverse_kl_steps"):
+        out[key] = comparisons[key]
     out.update(extra)
     return out

@@ -239,13 +239,11 @@ COPY_KINDS: dict[str, str] = {
 
 
 def model_control_plan(
-    run_random_model: bool, perturbation_std: float, extra_models: str | Sequence[str] = ""
+    run_random_model: bool, perturbation_std: float
 ) -> list[tuple[str, str, Any]]:
-    """The networks a control run re-records: ``(kind, label, argument)`` in order.
-
-    ``kind`` is one of :data:`COPY_KINDS` or ``"other model"`` (argument: its name);
-    ``extra_models`` is a comma-separated string or a list of model names.
-    """
+    """The copies of the model a control run re-records: ``(kind, label, argument)`` in order,
+    ``kind`` one of :data:`COPY_KINDS`. (Other model families are compared in the chapter
+    across models, :mod:`synergy_utils.stages.across_models`.)"""
     plan: list[tuple[str, str, Any]] = []
     if run_random_model:
         plan += [("reinitialised", COPY_KINDS["reinitialised"], None)]
@@ -253,8 +251,6 @@ def model_control_plan(
     if perturbation_std > 0:
         label = COPY_KINDS["perturbed"].format(std=perturbation_std)
         plan += [("perturbed", label, float(perturbation_std))]
-    names = extra_models.split(",") if isinstance(extra_models, str) else list(extra_models)
-    plan += [("other model", name.strip(), name.strip()) for name in names if name.strip()]
     return plan
 
 
@@ -274,16 +270,14 @@ def run_model_controls(
     """Re-record prompts ``indices`` of ``series`` with every network of ``plan`` and analyse
     each with :func:`analyse_values`.
 
-    Copies are made from ``model_name`` (loaded once); other models are loaded by name and
-    skipped when not installed here. Returns ``label -> {"kind", "result"}`` (``result`` is
-    None and ``"skipped"`` says why for a model that could not be loaded).
+    Copies are made from ``model_name`` (loaded once). Returns ``label -> {"kind", "result"}``.
     """
     from ..lm import interventions
-    from ..lm.loading import load_model, model_available
+    from ..lm.loading import load_model
     from ..lm.recording import record_like
 
     out: dict[str, dict[str, Any]] = {}
-    copies = [item for item in plan if item[0] != "other model"]
+    copies = list(plan)
     if copies:
         model, tokenizer = load_model(model_name)
         recorded_from = str(series.metadata.get("model", ""))
@@ -307,19 +301,6 @@ def run_model_controls(
             }
             del copy
         del model
-    for kind, label, name in plan:
-        if kind != "other model":
-            continue
-        if not model_available(name):
-            out[label] = {"kind": kind, "result": None, "skipped": "not installed here"}
-            continue
-        other, other_tokenizer = load_model(name)
-        recorded = record_like(
-            series, other, other_tokenizer, indices, template="auto", cache_dir=cache_dir
-        )
-        label = str(other.config.name_or_path)
-        out[label] = {"kind": kind, "result": _analyse(recorded, tau, method, n_bootstrap, seed)}
-        del other
     return out
 
 

@@ -194,3 +194,122 @@ def select_prompts(
                 picked.append((CATEGORIES.index(category), index))
         index += 1
     return [(CATEGORIES[rank], _TEXTS[CATEGORIES[rank]][i]) for rank, i in sorted(picked)]
+
+
+# --- held-out prompts ---------------------------------------------------------------------------
+#
+# A second set in the same six categories, written for this project and disjoint from the 60
+# prompts above. The ablation stage ranks heads on the prompts whose series the extraction
+# stage recorded (the set above) and ablates on these, so that a ranking is never tested on
+# the text it was measured on.
+
+_HELD_OUT_TEXTS: dict[str, tuple[str, ...]] = {
+    "syntax_grammar": (
+        'Correct the grammar: "There is many reasons why he leave early yesterday."',
+        'Fix this sentence: "Between you and I, the plan were never going to work."',
+        'Rewrite correctly: "The team have finished they\'re work and goes home."',
+        'Correct the errors: "If I would have known, I would of called you sooner."',
+        'Fix the sentence: "Who did you gave the letter to, and when it arrived?"',
+        'Correct the grammar: "Less people comes to the concerts since the prices raised."',
+        'Fix the tenses: "Tomorrow we went to the beach and swim all day."',
+        'Correct this sentence: "The informations you sended me was very usefull."',
+        'Fix the pronouns: "Sarah and me asked the teacher to help Tom and I."',
+        'Correct the errors: "Walking into the room, the lights was already switched off."',
+    ),
+    "pos_tagging": (
+        'Tag each word with its part of speech: "A small bird sang sweetly in the garden."',
+        'Label the part of speech of every word: "We rarely eat dinner before eight."',
+        'Identify the verbs and adverbs in: "The old man slowly climbed the steep stairs."',
+        'What part of speech is "book" in: "I will book a table." and "Read this book."',
+        'Give the part of speech of each word: "Their new neighbours seem very friendly."',
+        'Tag every word: "Because the road was icy, the bus arrived late."',
+        'Find the adjectives and determiners in: "Those three tall trees shade the quiet lane."',
+        'Which words are pronouns in: "She told him that they would meet us there."',
+        'Label each word as noun, verb or adjective: "Happy children build large sandcastles."',
+        'Give the part of speech of "round" each time: "The round table went round the room '
+        'for another round of talks."',
+    ),
+    "numerical": (
+        "A box holds 12 eggs. How many eggs are in 7 boxes?",
+        "A cyclist rides 45 kilometres in 3 hours. What is her average speed?",
+        "What is 30 percent of 250?",
+        "Lena is 4 years older than her brother, who is 9. How old will Lena be in 5 years?",
+        "A square has a perimeter of 36 cm. What is the length of one side and its area?",
+        "What comes next in the sequence 2, 5, 11, 23?",
+        "A jacket costs 80 dollars and the price rises by 15 percent. What is the new price?",
+        "If 3 notebooks cost 9 dollars, how much do 8 notebooks cost?",
+        "Which is smaller, 2/3 or 7/10, and by how much?",
+        "A film starts at 7:20 in the evening and lasts 2 hours and 15 minutes. When does it end?",
+    ),
+    "common_sense": (
+        "If you forget to water a house plant for a month, what will probably happen to it?",
+        "Why do people turn on the lights when the sun goes down?",
+        "You locked your keys inside the car. What are some sensible things you could do?",
+        "Why does bread become hard if it is left out of its bag for a few days?",
+        "Why should you not touch a pan that has just come off the stove?",
+        "If you drop a rubber ball on the pavement, what happens next?",
+        "Why do many people carry a bottle of water on a long hike?",
+        "A snowman was built in the morning and the afternoon was warm. What happened to it?",
+        "The grass is wet early in the morning although it did not rain. Why?",
+        "Why might a road be closed for a few hours on the day of a marathon?",
+    ),
+    "abstract_creative": (
+        "Invent a musical instrument that has never existed and describe how it sounds.",
+        "Describe the taste of lemon to someone who has never eaten anything sour.",
+        "Write a short poem about rain from the point of view of a window.",
+        "What would change in cities if nobody ever needed to sleep?",
+        "Imagine a country where people speak only in songs. How would schools work there?",
+        "Suggest a surprising use for an empty glass jar and explain why it works.",
+        "In what ways is a river like a conversation? Develop the comparison.",
+        "Tell a very short story that begins with a letter that arrives fifty years late.",
+        "If memories could be traded at a market, what would be the most expensive one?",
+        "Design a sport that could be played on the surface of the moon.",
+    ),
+    "emotional_social": (
+        "Your sister failed her driving test for the second time. What could you say to "
+        "encourage her?",
+        "A friend always arrives late when you meet. How could you tell them it bothers you?",
+        "Why might a person feel lonely at a party full of people?",
+        "A teenager is teased at school about their clothes. How might they feel, and how "
+        "could a teacher help?",
+        "Two roommates disagree about how often to clean the kitchen. How could they reach a "
+        "fair agreement?",
+        "How can you tell that a friend is proud of something even if they do not say so?",
+        "Your manager praised your work but forgot to mention a colleague who helped. What "
+        "would you do?",
+        "Why do people sometimes cry when they are very happy?",
+        "A new student eats lunch alone every day. What could classmates do to include them?",
+        "How would you thank a neighbour who looked after your cat for two weeks?",
+    ),
+}
+
+#: The held-out prompts as ``(category, text)`` pairs, grouped by category in complexity
+#: order; no text is also in :data:`PROMPTS`.
+HELD_OUT_PROMPTS: tuple[tuple[str, str], ...] = tuple(
+    (category, text) for category in CATEGORIES for text in _HELD_OUT_TEXTS[category]
+)
+
+
+def select_held_out_prompts(
+    n_prompts: int | None = None, categories: str | Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """``n_prompts`` prompts of :data:`HELD_OUT_PROMPTS`, balanced across ``categories`` as
+    :func:`select_prompts` balances the ranking set (round robin, grouped by category)."""
+    chosen = parse_categories(categories)
+    available = sum(len(_HELD_OUT_TEXTS[c]) for c in chosen)
+    if n_prompts is None:
+        n_prompts = available
+    if not isinstance(n_prompts, int) or isinstance(n_prompts, bool) or n_prompts < 1:
+        raise ValueError(f"n_prompts must be a positive integer, got {n_prompts!r}")
+    if n_prompts > available:
+        raise ValueError(
+            f"n_prompts={n_prompts} but the held-out categories {chosen} hold only {available}"
+        )
+    picked: list[tuple[int, int]] = []  # (category rank, index within category)
+    index = 0
+    while len(picked) < n_prompts:
+        for category in chosen:
+            if index < len(_HELD_OUT_TEXTS[category]) and len(picked) < n_prompts:
+                picked.append((CATEGORIES.index(category), index))
+        index += 1
+    return [(CATEGORIES[rank], _HELD_OUT_TEXTS[CATEGORIES[rank]][i]) for rank, i in sorted(picked)]

@@ -20,9 +20,17 @@ does (one counter-example inside a family is still a counter-example).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from ...summary import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Models,
+    ModelStudy,
+    Universality,
+)
 
 #: Fewest distinct families for a claim about architectures in general.
 MIN_FAMILIES = 2
@@ -44,20 +52,6 @@ class ModelVerdicts:
     model: str
     family: str
     verdicts: Mapping[str, str]  #: redundancy function ("mmi", "ccs") -> claim-1 verdict
-
-
-@dataclass
-class Universality:
-    """The universality verdict and the counts behind it."""
-
-    verdict: str
-    statement: str  #: "holds in k of n families under MMI, j under CCS"
-    reason: str
-    rule: str
-    n_families: int
-    holds: dict[str, int]  #: redundancy -> families where claim 1 is supported
-    counter_examples: list[str] = field(default_factory=list)  #: families refuting it
-    families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
 
 
 def family_verdict(verdicts: Sequence[str]) -> str:
@@ -118,3 +112,57 @@ def universality(models: Sequence[ModelVerdicts]) -> Universality:
 def universality_sentence(result: Universality) -> str:
     """One sentence for the landing page and the chapter."""
     return f"Claim 1 {result.statement}: **{result.verdict}** ({result.reason})."
+
+
+def model_verdicts(study: ModelStudy) -> ModelVerdicts:
+    """One model's claim-1 verdicts, each judged from its stored numbers by the one rule."""
+    from .core import core_verdict
+
+    return ModelVerdicts(
+        study.model, study.family, {r: core_verdict(ev) for r, ev in study.evidence.items()}
+    )
+
+
+def models_section(
+    studies: Sequence[ModelStudy],
+    skipped: Mapping[str, str],
+    settings: Mapping[str, Any],
+    provenance: Mapping[str, Any] | None = None,
+) -> Models:
+    """The ``models`` section of ``summary.json``: the studies, the universality verdict
+    over their families and the paragraph that states it."""
+    result = universality([model_verdicts(s) for s in studies])
+    section = Models(
+        models=list(studies),
+        skipped=dict(skipped),
+        universality=result,
+        settings=dict(settings),
+        verdict_paragraph="",
+        provenance=dict(provenance or {}),
+    )
+    section.verdict_paragraph = models_paragraph(section)
+    return section
+
+
+def models_paragraph(section: Models) -> str:
+    """The chapter's reading: the universality sentence, then one line per model (claim 1
+    under each redundancy function with its reason, the untrained copy, the ablation)."""
+    from .ablation import ratios_verdict
+    from .core import verdict_reason
+
+    lines = [universality_sentence(section.universality)]
+    for m in section.models:
+        claim1 = "; ".join(
+            "{} {} ({})".format(r.upper(), *verdict_reason(ev)) for r, ev in m.evidence.items()
+        )
+        untrained = ", ".join(
+            f"{r.upper()} {verdict_reason(ev)[0]}" for r, ev in m.untrained.items()
+        )
+        text = f"- **{m.model.split(' (')[0]}** ({m.family}): claim 1 {claim1}. "
+        text += f"Re-initialised copy: {untrained or 'not run'}."
+        if m.ablation is not None:
+            text += f" Reduced ablation (claim 4, KL part): {ratios_verdict(m.ablation)}."
+        lines.append(text)
+    for name, why in section.skipped.items():
+        lines.append(f"- *{name}*: skipped, {why}.")
+    return "\n".join(lines)
