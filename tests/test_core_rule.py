@@ -7,10 +7,8 @@ import json
 import math
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
-from synergy_utils.phiid import phiid_pairwise_stack
 from synergy_utils.report.claims.core import (
     CORE_RULE,
     assess_core,
@@ -27,23 +25,8 @@ N_SURROGATES = 50
 N_BOOTSTRAP = 300
 
 
-def ccs_available() -> bool:
-    try:
-        phiid_pairwise_stack(np.random.default_rng(0).standard_normal((1, 50, 3)), 1, "ccs")
-    except ValueError:
-        return False
-    return True
 
-
-REDUNDANCIES = [
-    "mmi",
-    pytest.param(
-        "ccs",
-        marks=pytest.mark.skipif(
-            not ccs_available(), reason="the ΦID engine does not implement redundancy='ccs' yet"
-        ),
-    ),
-]
+REDUNDANCIES = ["mmi", "ccs"]
 
 _CACHE: dict[str, dict[tuple[str, int], CoreAssessment]] = {}
 

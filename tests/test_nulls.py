@@ -21,24 +21,7 @@ from synergy_utils.stats.nulls import (
 )
 from synergy_utils.stats.pair_null import null_corrected_atoms
 
-
-def ccs_available() -> bool:
-    try:
-        phiid_pairwise_stack(np.random.default_rng(0).standard_normal((1, 50, 3)), 1, "ccs")
-    except ValueError:
-        return False
-    return True
-
-
-REDUNDANCIES = [
-    "mmi",
-    pytest.param(
-        "ccs",
-        marks=pytest.mark.skipif(
-            not ccs_available(), reason="the ΦID engine does not implement redundancy='ccs' yet"
-        ),
-    ),
-]
+REDUNDANCIES = ["mmi", "ccs"]
 
 #: Stated bound on the wrap-around bias with the closure (nats, mean Δsts over pairs of
 #: independent AR(0.9) heads at T = 100); see docs/validation.md.
