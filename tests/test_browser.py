@@ -5,11 +5,18 @@ serves ``_build/html`` on 127.0.0.1 and opens every page with Selenium driving D
 ``chromium`` and ``chromium-driver`` (installed by ``make browser-deps``). A page fails on a
 console error, a local link, script, stylesheet or image that does not resolve (including a
 ``#fragment`` that names no element), anything loaded from the web, a broken image, an error
-output of a notebook cell, unrendered or broken math, a notebook page without a figure or
-without its reproducibility box, and a solution shown before the reader asks for it.
+output of a notebook cell, unrendered or broken math, a notebook page without a figure, its
+reproducibility box or its downloads (the executed notebook and ``summary.json``), an
+interactive figure that did not draw, a page that loads plotly.js without drawing a figure (or
+more than once), and a solution shown before the reader asks for it.
 
-Screenshots of the landing page, the results chapter and a notebook page at laptop width
-(1366 × 900) go to ``test-artifacts/`` (git-ignored).
+Further tests hover over the interactive head map and layer profile of chapter 03 as a reader
+would and compare what the hover label says with the run's result files; download every linked
+file; search the book; and open the book from ``file://`` with the same checks of figures and
+search. No HTML file names a CDN or loads a script from the web.
+
+Screenshots of the landing page, the results chapter, a notebook page and the hovered head map
+at laptop width (1366 × 900) go to ``test-artifacts/`` (git-ignored).
 
 Without Chromium the tests are skipped, except in CI (``CI=true``), where that is a failure.
 """
@@ -20,9 +27,11 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -197,6 +206,14 @@ return {
       .filter(c => !c.classList.contains('admonition-title')).some(visible)).length,
   solutions: document.querySelectorAll('.solution').length,
   exercises: document.querySelectorAll('.exercise').length,
+  interactive: Array.from(document.querySelectorAll('.synergy-interactive')).map(el => ({
+    kind: el.dataset.kind,
+    drawn: el.classList.contains('js-plotly-plot') && !!el.querySelector('svg.main-svg')
+      && !!(el.data && el.data.length),
+  })),
+  plotlyScripts: document.querySelectorAll('script[src*="plotly.min.js"]').length,
+  downloads: Array.from(document.querySelectorAll('.admonition.downloads a.download'))
+    .map(a => ({text: a.textContent.trim(), href: a.href})),
 };
 """
 
@@ -253,11 +270,20 @@ def _check_page(driver, base: str, html_dir: Path, page: Path, cache: dict) -> t
         problems.append(f"{info['mathErrors']} MathJax error(s)")
     if info["solutionsShown"]:
         problems.append(f"{info['solutionsShown']} solution(s) visible before a click")
+    problems += [
+        f"interactive {f['kind']} not drawn" for f in info["interactive"] if not f["drawn"]
+    ]
+    expected_scripts = 1 if info["interactive"] else 0
+    if info["plotlyScripts"] != expected_scripts:
+        problems.append(f"plotly.min.js loaded {info['plotlyScripts']} times")
     if _is_notebook_page(html_dir, rel):
         if info["figures"] == 0:
             problems.append("notebook page without a figure")
         if info["reproBox"] != 1:
             problems.append(f"{info['reproBox']} reproducibility boxes (expected 1)")
+        texts = [d["text"] for d in info["downloads"]]
+        if f"{Path(rel).stem}.ipynb" not in texts or "summary.json" not in texts:
+            problems.append(f"downloads lack the executed notebook or summary.json: {texts}")
     return problems, info
 
 
@@ -297,6 +323,8 @@ def test_every_page_renders_cleanly(site, driver):
                 "exercises": info["exercises"],
                 "solutions": info["solutions"],
                 "math": info["mathRendered"],
+                "interactive": [f["kind"] for f in info["interactive"]],
+                "downloads": [d["text"] for d in info["downloads"]],
             }
         )
     if server.failures:
@@ -365,3 +393,219 @@ def test_screenshots_at_laptop_width(site, driver):
     for name in ("landing.png", "landing-verdicts.png", f"notebook-{page.stem}.png"):
         shot = ARTIFACTS / name
         assert shot.exists() and shot.stat().st_size > 10_000, f"{shot} is missing or empty"
+
+
+# Interactive figures, downloads, search, file:// ------------------------------------------
+
+CORES_PAGE = "book/notebooks/03_synergistic_cores.html"
+HEAD_MAP = '.synergy-interactive[data-kind="head-map"]'
+LAYER_PROFILE = '.synergy-interactive[data-kind="layer-profile"]'
+_NUMBER = r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
+
+_WAIT_FOR_PLOT = """
+const [selector, done] = [arguments[0], arguments[arguments.length - 1]];
+const start = Date.now();
+(function poll() {
+  const el = document.querySelector(selector);
+  if (el && el.classList.contains('js-plotly-plot') && el.querySelector('svg.main-svg')) {
+    done(true);
+  } else if (Date.now() - start > 20000) {
+    done(false);
+  } else {
+    setTimeout(poll, 100);
+  }
+})();
+"""
+
+_HOVER_LINES = """
+const layer = document.querySelector(arguments[0] + ' .hoverlayer');
+if (!layer) { return []; }
+const lines = Array.from(layer.querySelectorAll('text')).map(t => {
+  const spans = t.querySelectorAll('tspan.line');
+  return spans.length ? Array.from(spans).map(s => s.textContent) : [t.textContent];
+});
+return lines.flat().map(s => s.replace(/\\u2212/g, '-').trim()).filter(s => s);
+"""
+
+
+def _open_figure(driver, url: str, selector: str) -> None:
+    driver.get(url)
+    driver.execute_async_script(_WAIT_FOR_PAGE)
+    assert driver.execute_async_script(_WAIT_FOR_PLOT, selector), f"{selector} not drawn at {url}"
+
+
+def _hover(driver, selector: str, dx: float = 0.0, dy: float = 0.0) -> list[str]:
+    """Move the mouse over the plot area of ``selector`` (offset from its centre, as fractions
+    of its size) as a reader would; return the lines of the hover label."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    figure = driver.find_element(By.CSS_SELECTOR, selector)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", figure)
+    area = figure.find_element(By.CSS_SELECTOR, ".nsewdrag")
+    size = area.size
+    actions = ActionChains(driver)
+    actions.move_to_element_with_offset(area, int(size["width"] * dx), int(size["height"] * dy))
+    actions.perform()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = driver.execute_script(_HOVER_LINES, selector)
+        if lines:
+            return lines
+        time.sleep(0.1)
+    return []
+
+
+def _head_map_hover_matches_the_results(lines: list[str], results_dir: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    text = "\n".join(lines)
+    where = re.search(r"layer (\d+), head (\d+)", text)
+    assert where, f"the hover label names no head:\n{text}"
+    layer, head = int(where.group(1)), int(where.group(2))
+    shown = {
+        key: float(re.search(rf"{label}: {_NUMBER}", text).group(1))
+        for key, label in (("delta", "null-corrected synergy Δsts"),
+                           ("synergy", r"synergy sts \(raw\)"), ("redundancy", "redundancy rtr"),
+                           ("gradient", r"gradient \(luppi\)"))
+        if re.search(rf"{label}: {_NUMBER}", text)
+    }  # fmt: skip
+    assert set(shown) == {"delta", "synergy", "redundancy", "gradient"}, text
+    table = pd.read_csv(results_dir / "head_scores.csv").set_index(["layer", "head"])
+    row = table.loc[(layer, head)]
+    with xr.open_dataset(results_dir / "cores_null_mmi.nc") as nulls:
+        delta = float(nulls["head_delta"].sel(atom="sts").mean("prompt").values[layer, head])
+    assert np.isclose(shown["delta"], delta, atol=6e-5), (shown, delta)
+    assert np.isclose(shown["synergy"], row["synergy"], atol=6e-5), (shown, row)
+    assert np.isclose(shown["redundancy"], row["redundancy"], atol=6e-5), (shown, row)
+    assert np.isclose(shown["gradient"], row["gradient_luppi"], atol=0.06), (shown, row)
+
+
+def test_interactive_figures_draw_and_hover_shows_each_heads_numbers(site, driver, built_book):
+    base, _, _ = site
+    results_dir, _ = built_book
+    _open_figure(driver, f"{base}/{CORES_PAGE}", HEAD_MAP)
+    for dx, dy in ((0.0, 0.0), (-0.3, 0.3), (0.3, -0.35)):  # three heads
+        lines = _hover(driver, HEAD_MAP, dx, dy)
+        _head_map_hover_matches_the_results(lines, results_dir)
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / "interactive-head-map.png"))
+    buttons = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.synergy-interactive .modebar-btn'))"
+        ".map(b => b.getAttribute('data-title'))"
+    )
+    assert "Download plot as a PNG" in buttons
+    assert not [b for b in buttons if "share" in b.lower() or "cloud" in b.lower()], buttons
+
+    assert driver.execute_async_script(_WAIT_FOR_PLOT, LAYER_PROFILE)
+    lines = _hover(driver, LAYER_PROFILE, 0.0, 0.0)
+    text = "\n".join(lines)
+    for words in ("layer", "bootstrap band", "circular-shift null"):
+        assert words in text, f"the layer profile's hover lacks {words!r}:\n{text}"
+    assert re.search(rf"\(luppi\): {_NUMBER}", text), text
+    driver.save_screenshot(str(ARTIFACTS / "interactive-layer-profile.png"))
+    errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not errors, errors
+
+
+def _download_links(page: Path) -> list[tuple[str, str]]:
+    """(href, file name) of the links in the page's downloads box."""
+    text = page.read_text()
+    box = re.search(r'<div class="[^"]*\bdownloads\b[^"]*">(.*?)</div>', text, flags=re.S)
+    assert box, f"{page.name} has no downloads box"
+    return re.findall(
+        r'<a class="reference download internal" download="" href="([^"]+)">'
+        r'<code[^>]*><span class="pre">([^<]+)</span>',
+        box.group(1),
+    )
+
+
+def test_download_links_serve_the_runs_own_files(site, built_book):
+    import nbformat
+
+    base, html_dir, _ = site
+    results_dir, _ = built_book
+    pages = [
+        p
+        for p in _pages(html_dir)
+        if _is_notebook_page(html_dir, p.relative_to(html_dir).as_posix())
+    ]
+    assert pages
+    for page in pages:
+        links = _download_links(page)
+        names = [name for _, name in links]
+        assert f"{page.stem}.ipynb" in names and "summary.json" in names, (page.name, names)
+        folder = page.parent.relative_to(html_dir).as_posix()
+        for href, name in links:
+            with urllib.request.urlopen(f"{base}/{folder}/{href}", timeout=30) as response:
+                assert response.status == 200
+                body = response.read()
+            if name.endswith(".ipynb"):
+                nb = nbformat.reads(body.decode(), as_version=4)
+                assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+            else:
+                assert body == (results_dir / name).read_bytes(), f"{page.name}: {name} differs"
+    cores = _download_links(html_dir / CORES_PAGE)
+    assert {"head_scores.csv", "cores.nc"} <= {name for _, name in cores}
+
+
+_SEARCH_RESULTS = """
+const done = arguments[arguments.length - 1];
+const start = Date.now();
+(function poll() {
+  const summary = document.querySelector('#search-results .search-summary');
+  const finished = summary && /found/i.test(summary.textContent);
+  if (finished || Date.now() - start > 30000) {
+    const items = document.querySelectorAll('#search-results li a');
+    done(items.length ? Array.from(items).map(a => a.href) : [summary ? summary.textContent : '']);
+  } else {
+    setTimeout(poll, 200);
+  }
+})();
+"""
+
+
+def _search(driver, url: str) -> list[str]:
+    driver.get(url)
+    return driver.execute_async_script(_SEARCH_RESULTS)
+
+
+def test_search_finds_pages_offline(site, driver):
+    base, html_dir, _ = site
+    hits = _search(driver, f"{base}/search.html?q=synergy")
+    pages = [h for h in hits if h.startswith(base)]
+    assert len(pages) >= 3, f"search for 'synergy' found {hits}"
+    for hit in pages:
+        target = _local_target(hit, base, html_dir)
+        assert target and target[0].exists(), hit
+    assert any("03_synergistic_cores" in h for h in pages), pages
+    errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not errors, errors
+
+
+def test_the_book_works_from_file_urls(site, driver, built_book):
+    _, html_dir, _ = site
+    results_dir, _ = built_book
+    _open_figure(driver, (html_dir / CORES_PAGE).as_uri(), HEAD_MAP)
+    _head_map_hover_matches_the_results(_hover(driver, HEAD_MAP), results_dir)
+    hits = _search(driver, (html_dir / "search.html").as_uri() + "?q=ablation")
+    assert any(h.startswith("file://") and "05_ablation" in h for h in hits), hits
+    driver.get_log("browser")
+
+
+def test_no_page_names_a_cdn_and_plotly_js_is_bundled_once(built_book):
+    from synergy_utils.report.interactive import plotly_js_path
+
+    _, html_dir = built_book
+    web_script = re.compile(r"<script\b[^>]*\bsrc=[\"'](?:https?:)?//", re.I)
+    cdns = ("cdn.plot.ly", "cdn.jsdelivr", "unpkg.com", "cdnjs", "require.js")
+    for page in html_dir.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        assert not web_script.search(text), f"{page} loads a script from the web"
+        found = [name for name in cdns if name in text]
+        assert not found, f"{page} names {found}"
+    copies = sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("plotly*.js"))
+    assert copies == ["_static/plotly.min.js"], copies
+    assert (html_dir / "_static/plotly.min.js").read_bytes() == plotly_js_path().read_bytes()
