@@ -525,6 +525,8 @@ def _download_links(page: Path) -> list[tuple[str, str]]:
 def test_download_links_serve_the_runs_own_files(site, built_book):
     import nbformat
 
+    from synergy_utils.report.book import result_files
+
     base, html_dir, _ = site
     results_dir, _ = built_book
     pages = [
@@ -538,6 +540,7 @@ def test_download_links_serve_the_runs_own_files(site, built_book):
         names = [name for _, name in links]
         assert f"{page.stem}.ipynb" in names and "summary.json" in names, (page.name, names)
         folder = page.parent.relative_to(html_dir).as_posix()
+        files = {path.name: path for path in result_files(results_dir, page.stem)}
         for href, name in links:
             with urllib.request.urlopen(f"{base}/{folder}/{href}", timeout=30) as response:
                 assert response.status == 200
@@ -546,7 +549,8 @@ def test_download_links_serve_the_runs_own_files(site, built_book):
                 nb = nbformat.reads(body.decode(), as_version=4)
                 assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
             else:
-                assert body == (results_dir / name).read_bytes(), f"{page.name}: {name} differs"
+                source = files.get(name) or results_dir / name
+                assert body == source.read_bytes(), f"{page.name}: {name} differs from {source}"
     cores = _download_links(html_dir / CORES_PAGE)
     assert {"head_scores.csv", "cores.nc"} <= {name for _, name in cores}
 
