@@ -163,6 +163,31 @@ def parse_categories(categories: str | Sequence[str] | None) -> list[str]:
     return [c for c in CATEGORIES if c in chosen]
 
 
+def _balanced(
+    texts: dict[str, tuple[str, ...]],
+    n_prompts: int | None,
+    categories: str | Sequence[str] | None,
+    what: str,
+) -> list[tuple[str, str]]:
+    """``n_prompts`` of ``texts`` taken round robin over ``categories``, grouped by category."""
+    chosen = parse_categories(categories)
+    available = sum(len(texts[c]) for c in chosen)
+    if n_prompts is None:
+        n_prompts = available
+    if not isinstance(n_prompts, int) or isinstance(n_prompts, bool) or n_prompts < 1:
+        raise ValueError(f"n_prompts must be a positive integer, got {n_prompts!r}")
+    if n_prompts > available:
+        raise ValueError(f"n_prompts={n_prompts} but {what} {chosen} hold only {available} prompts")
+    picked: list[tuple[int, int]] = []  # (category rank, index within category)
+    index = 0
+    while len(picked) < n_prompts:
+        for category in chosen:
+            if index < len(texts[category]) and len(picked) < n_prompts:
+                picked.append((CATEGORIES.index(category), index))
+        index += 1
+    return [(CATEGORIES[rank], texts[CATEGORIES[rank]][i]) for rank, i in sorted(picked)]
+
+
 def select_prompts(
     n_prompts: int | None = None, categories: str | Sequence[str] | None = None
 ) -> list[tuple[str, str]]:
@@ -176,24 +201,7 @@ def select_prompts(
     Returns:
         list of ``(category, text)`` pairs.
     """
-    chosen = parse_categories(categories)
-    available = sum(len(_TEXTS[c]) for c in chosen)
-    if n_prompts is None:
-        n_prompts = available
-    if not isinstance(n_prompts, int) or isinstance(n_prompts, bool) or n_prompts < 1:
-        raise ValueError(f"n_prompts must be a positive integer, got {n_prompts!r}")
-    if n_prompts > available:
-        raise ValueError(
-            f"n_prompts={n_prompts} but the categories {chosen} hold only {available} prompts"
-        )
-    picked: list[tuple[int, int]] = []  # (category rank, index within category)
-    index = 0
-    while len(picked) < n_prompts:
-        for category in chosen:
-            if index < len(_TEXTS[category]) and len(picked) < n_prompts:
-                picked.append((CATEGORIES.index(category), index))
-        index += 1
-    return [(CATEGORIES[rank], _TEXTS[CATEGORIES[rank]][i]) for rank, i in sorted(picked)]
+    return _balanced(_TEXTS, n_prompts, categories, "the categories")
 
 
 # --- held-out prompts ---------------------------------------------------------------------------
@@ -295,21 +303,4 @@ def select_held_out_prompts(
 ) -> list[tuple[str, str]]:
     """``n_prompts`` prompts of :data:`HELD_OUT_PROMPTS`, balanced across ``categories`` as
     :func:`select_prompts` balances the ranking set (round robin, grouped by category)."""
-    chosen = parse_categories(categories)
-    available = sum(len(_HELD_OUT_TEXTS[c]) for c in chosen)
-    if n_prompts is None:
-        n_prompts = available
-    if not isinstance(n_prompts, int) or isinstance(n_prompts, bool) or n_prompts < 1:
-        raise ValueError(f"n_prompts must be a positive integer, got {n_prompts!r}")
-    if n_prompts > available:
-        raise ValueError(
-            f"n_prompts={n_prompts} but the held-out categories {chosen} hold only {available}"
-        )
-    picked: list[tuple[int, int]] = []  # (category rank, index within category)
-    index = 0
-    while len(picked) < n_prompts:
-        for category in chosen:
-            if index < len(_HELD_OUT_TEXTS[category]) and len(picked) < n_prompts:
-                picked.append((CATEGORIES.index(category), index))
-        index += 1
-    return [(CATEGORIES[rank], _HELD_OUT_TEXTS[CATEGORIES[rank]][i]) for rank, i in sorted(picked)]
+    return _balanced(_HELD_OUT_TEXTS, n_prompts, categories, "the held-out categories")
