@@ -40,6 +40,7 @@ NOT_SIZES: dict[str, set[str]] = {
     "04_phase_transition": {"seed", "tau", "batch_size"},
     "05_ablation": {"seed", "tau", "task_difficulty", "accuracy_fraction",
                     "relative_noise_std", "task_max_new_tokens"},
+    "06_across_models": {"seed", "tau", "batch_size"},
 }  # fmt: skip
 
 
