@@ -1,6 +1,8 @@
 # Two commands on a fresh machine:
 #   make book   # set up .venv, run the whole study (PROFILE=full|quick), build _build/html
-#   make test   # set up the same environment and run the test suite
+#   make test   # set up the same environment and run the fast test suite (minutes)
+# and, for CI and before a release, everything (notebooks, real models, the browser):
+#   make test-all
 # and one for reading and changing the notebooks:
 #   make lab    # JupyterLab on notebooks/ with this environment's kernel
 PYTHON ?= python3
@@ -24,7 +26,7 @@ LAB_IP ?= 127.0.0.1
 LAB_HEADLESS ?=
 LAB_TOKEN ?=
 
-.PHONY: setup browser-deps book test lab lint bench optional-models clean
+.PHONY: setup browser-deps book test test-all lab lint bench optional-models clean
 
 $(STAMP): pyproject.toml Makefile requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,8 +46,14 @@ browser-deps:
 	  ( SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver )
 
-test: setup browser-deps
-	$(BIN)/python -m pytest
+# The fast suite leaves out what is marked slow: a real model loaded, a notebook or the whole
+# pipeline executed, the browser. test-all runs everything (what .ci/run calls).
+PYTEST_FLAGS ?= --durations=15
+test: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_FLAGS)
+
+test-all: setup browser-deps
+	$(BIN)/python -m pytest $(PYTEST_FLAGS)
 
 lab: setup
 	JUPYTER_PATH="$(abspath $(VENV))/share/jupyter" $(BIN)/jupyter lab \

