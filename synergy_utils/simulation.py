@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .stages.cores import thirds
+from .series import thirds
 from .summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 
 #: Verdicts that are right for a system without a middle-layer core.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from synergy_utils.phiid import lag_correlation, phiid_pairwise_stack, self_information
+from synergy_utils.series import thirds
 from synergy_utils.simulation import (
     BATTERY,
     NO_CORE_VERDICTS,
@@ -18,7 +19,6 @@ from synergy_utils.simulation import (
     simulate,
     synergistic_group,
 )
-from synergy_utils.stages.cores import thirds
 from synergy_utils.stats.pair_null import null_corrected_atoms
 
 

@@ -30,6 +30,7 @@ from scipy import stats as sps
 
 from .. import phiid
 from ..results import to_jsonable
+from ..series import thirds  # noqa: F401  (re-exported: stages use cores.thirds)
 from ..stats.nulls import shift_null
 from ..stats.resampling import (
     bootstrap_indices,
@@ -319,19 +320,6 @@ def layer_profile(gradient: np.ndarray) -> np.ndarray:
     a flat profile (all layers equal) is undefined and returned as NaN.
     """
     return minmax_scale(layer_means(gradient))
-
-
-def thirds(n_layers: int) -> tuple[slice, slice, slice]:
-    """Index slices of the first, middle and last third of ``n_layers`` layers.
-
-    Boundaries are ``round(L/3)`` and ``round(2L/3)`` (L/3 never ends in .5, so there are no
-    rounding ties); the outer thirds always have equal size, e.g. 30 -> 10/10/10,
-    18 -> 6/6/6, 4 -> 1/2/1, 5 -> 2/1/2, 7 -> 2/3/2. Needs ``n_layers >= 3``.
-    """
-    if n_layers < 3:
-        raise ValueError(f"an inverted-U statistic needs at least 3 layers, got {n_layers}")
-    lo, hi = round(n_layers / 3), round(2 * n_layers / 3)
-    return slice(0, lo), slice(lo, hi), slice(hi, n_layers)
 
 
 def inverted_u(profile: np.ndarray) -> float | np.ndarray:
