@@ -16,11 +16,25 @@ Systems (see :data:`SYSTEMS` and ``docs/validation.md``):
   :func:`synergistic_group`); the other heads are independent AR(0.6).
 * ``edge_core``: the same group placed in the outer layers.
 * ``crossed_transfer``: middle heads in pairs with crossed dynamics ``x_{t+1} = c y_t + e``;
-  MMI assigns the pair's information to ``sts``, CCS to transfer (``xty``, ``ytx``).
+  MMI assigns the pair's information to ``sts``, CCS to transfer (``xty``, ``ytx``). Under
+  MMI a rule may call it *supported* (MMI books transfer as synergy) or, the crossed pairs
+  being a few of the middle pairs, *inconclusive*.
 * ``core_rising_persistence``: a smaller group (two heads per middle layer) among heads whose
   persistence rises towards the middle.
 * ``middle_redundancy``: ``edge_redundancy`` turned inside out: the shared zero-lag driver sits
   in the middle third. No synergistic mechanism, but heads that are noisy copies of one signal.
+
+Systems at the persistence of a real model (:func:`study_persistence`: each layer's mean
+lag-1 autocorrelation as measured on the bundled default model, rising from about 0.15 at the
+edges to 0.45 in the middle, with a spread of 0.1 between the heads of a layer):
+
+* ``common_input``: no synergy; AR(1) heads whose innovations share one component
+  (15 % of each innovation's variance), as when one token drives every head.
+* ``weak_middle_core``: the middle-third heads are each a mix of a synergistic group
+  (weight ``core_weight``) and their own AR(1) series: a weak core (about 0.01 nats of
+  Δsts per pair under MMI at the default weight; :data:`WEAK_CORE_WEIGHT`).
+* ``weak_core_common_input``: the weak core among heads with the shared innovation.
+* ``sparse_core``: two heads per middle layer form a synergistic group.
 
 Imports numpy only.
 """
@@ -195,6 +209,58 @@ def rising_phi(n_layers: int, edge: float = 0.3, middle: float = 0.9) -> np.ndar
     return edge + (middle - edge) * (1.0 - np.abs(2.0 * depth - 1.0))
 
 
+#: Mean lag-1 autocorrelation of the heads of each of the 30 layers of the bundled default
+#: model (SmolLM2-135M-Instruct, 60 prompts × 100 steps, the full profile's recording),
+#: rounded: the persistence profile of the systems "at the study's persistence".
+STUDY_LAYER_PERSISTENCE: tuple[float, ...] = (
+    0.14, 0.06, 0.13, 0.14, 0.13, 0.19, 0.20, 0.28, 0.21, 0.06, 0.21, 0.23, 0.33, 0.34, 0.47,
+    0.37, 0.45, 0.45, 0.41, 0.41, 0.43, 0.31, 0.37, 0.21, 0.17, 0.16, 0.17, 0.15, 0.21, 0.25,
+)  # fmt: skip
+#: Spread (standard deviation) of the lag-1 autocorrelation between the heads of a layer.
+STUDY_HEAD_SPREAD = 0.1
+#: Share of each innovation's variance that all heads share in the common-input systems.
+COMMON_INPUT_SHARE = 0.15
+#: Weight of the synergistic group in the weak-core heads, per redundancy function: about
+#: 0.01 nats of Δsts per pair (middle–middle over outer–outer, prompt-shuffle null) under each.
+WEAK_CORE_WEIGHT: dict[str, float] = {"mmi": 0.27, "ccs": 0.4}
+
+
+def study_persistence(n_layers: int, n_heads: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_layers, n_heads)`` AR(1) coefficients: :data:`STUDY_LAYER_PERSISTENCE` stretched
+    to ``n_layers`` by linear interpolation over depth, plus a head-to-head spread of
+    :data:`STUDY_HEAD_SPREAD`, clipped to ``[-0.2, 0.9]``."""
+    profile = np.interp(
+        np.linspace(0, 1, n_layers), np.linspace(0, 1, len(STUDY_LAYER_PERSISTENCE)),
+        STUDY_LAYER_PERSISTENCE,
+    )  # fmt: skip
+    spread = STUDY_HEAD_SPREAD * rng.standard_normal((n_layers, n_heads))
+    return np.clip(profile[:, None] + spread, -0.2, 0.9)
+
+
+def ar1_common(
+    phi: np.ndarray,
+    n_steps: int,
+    n_prompts: int,
+    rng: np.random.Generator,
+    share: float = COMMON_INPUT_SHARE,
+) -> np.ndarray:
+    """``(n_prompts, n_steps, n_series)`` stationary unit-variance AR(1) series whose
+    innovations are ``sqrt(1 - share) e_n + sqrt(share) u``, ``u`` one white noise shared by
+    every series (zero-lag redundancy through the input, no synergistic mechanism)."""
+    phi = np.asarray(phi, dtype=np.float64)
+    if np.any(np.abs(phi) >= 1) or not 0 <= share < 1:
+        raise ValueError("need |phi| < 1 and 0 <= share < 1")
+    common = rng.standard_normal((n_prompts, n_steps, 1))
+    noise = np.sqrt(1 - share) * rng.standard_normal((n_prompts, n_steps, phi.size))
+    noise += np.sqrt(share) * common
+    out = np.empty_like(noise)
+    out[:, 0] = noise[:, 0]
+    scale = np.sqrt(1.0 - phi**2)
+    for t in range(1, n_steps):
+        out[:, t] = phi * out[:, t - 1] + scale * noise[:, t]
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # the systems
 # --------------------------------------------------------------------------------------------
@@ -319,7 +385,39 @@ def _build_crossed(shape, rng, coupling=0.8, phi=0.6):
     return out, group, phis, {"coupling": coupling, "pairs_in_layers": layers}
 
 
+def _build_study(shape, rng, *, common=False, core_weight=None, heads_per_layer=None):
+    """Heads at the study's persistence; optionally a shared innovation and a (weak or
+    sparse) synergistic group in the middle third."""
+    n_prompts, n_steps, n_layers, n_heads = shape
+    phis = study_persistence(n_layers, n_heads, rng)
+    flat = phis.reshape(-1)
+    if common:
+        out = ar1_common(flat, n_steps, n_prompts, rng).reshape(shape)
+    else:
+        out = ar1(flat, n_steps, n_prompts, rng).reshape(shape)
+    group = np.zeros((n_layers, n_heads), dtype=bool)
+    params: dict[str, Any] = {"common_input_share": COMMON_INPUT_SHARE if common else 0.0}
+    if core_weight is None and heads_per_layer is None:
+        return out, group, phis, params
+    _, middle, _ = thirds(n_layers)
+    per_layer = n_heads if heads_per_layer is None else min(heads_per_layer, n_heads)
+    members = [(layer, h) for layer in _layer_range(middle) for h in range(per_layer)]
+    series = synergistic_group(len(members), n_steps, n_prompts, rng)
+    weight = 1.0 if core_weight is None else float(core_weight)
+    for k, (layer, h) in enumerate(members):
+        own = out[:, :, layer, h]
+        out[:, :, layer, h] = np.sqrt(weight) * series[:, :, k] + np.sqrt(1 - weight) * own
+        group[layer, h] = weight > 0
+        if weight == 1.0:
+            phis[layer, h] = np.nan
+    params.update(core_weight=weight, group_heads_per_layer=per_layer)
+    return out, group, phis, params
+
+
 _NO_CORE = {"mmi": NO_CORE_VERDICTS, "ccs": NO_CORE_VERDICTS}
+#: A weak or sparse core: found, or missed for want of power, never rejected (the power test
+#: of the rule, at a study-like shape, asks it to be found).
+_WEAK_CORE = {"mmi": (SUPPORTED, INCONCLUSIVE), "ccs": (SUPPORTED, INCONCLUSIVE)}
 
 #: The battery, by name.
 SYSTEMS: dict[str, SystemSpec] = {
@@ -371,7 +469,7 @@ SYSTEMS: dict[str, SystemSpec] = {
             "middle heads in pairs with crossed dynamics x_{t+1} = 0.8 y_t + e (transfer, "
             "no self-prediction); other heads independent AR(0.6). MMI puts the pair's "
             "information in sts, CCS in the transfer atoms",
-            {"mmi": (SUPPORTED,), "ccs": NO_CORE_VERDICTS},
+            {"mmi": (SUPPORTED, INCONCLUSIVE), "ccs": NO_CORE_VERDICTS},
             _build_crossed,
         ),
         SystemSpec(
@@ -390,11 +488,48 @@ SYSTEMS: dict[str, SystemSpec] = {
             _NO_CORE,
             lambda shape, rng: _build_redundancy(shape, rng, "middle"),
         ),
+        SystemSpec(
+            "common_input",
+            "no core",
+            "heads at the study's persistence (AR(1), rising from about 0.15 at the edges to "
+            "0.45 in the middle); 15 % of every innovation is shared by all heads",
+            _NO_CORE,
+            lambda shape, rng, **kw: _build_study(shape, rng, common=True),
+        ),
+        SystemSpec(
+            "weak_middle_core",
+            "middle core",
+            "heads at the study's persistence; each middle-third head mixes a synergistic "
+            "group (weight core_weight, default 0.27: about 0.01 nats per pair under MMI) "
+            "with its own AR(1) series",
+            _WEAK_CORE,
+            lambda shape, rng, core_weight=WEAK_CORE_WEIGHT["mmi"]: _build_study(
+                shape, rng, core_weight=core_weight
+            ),
+        ),
+        SystemSpec(
+            "weak_core_common_input",
+            "middle core",
+            "the weak middle core among heads whose innovations share 15 % of their variance",
+            _WEAK_CORE,
+            lambda shape, rng, core_weight=WEAK_CORE_WEIGHT["mmi"]: _build_study(
+                shape, rng, common=True, core_weight=core_weight
+            ),
+        ),
+        SystemSpec(
+            "sparse_core",
+            "middle core",
+            "heads at the study's persistence; two heads per middle layer form a synergistic group",
+            _WEAK_CORE,
+            lambda shape, rng, **kw: _build_study(shape, rng, heads_per_layer=2),
+        ),
     )
 }
 
 #: The systems every claim-1 rule must get right, in a fixed order.
 BATTERY: tuple[str, ...] = tuple(SYSTEMS)
+#: Systems whose core strength ``simulate(..., core_weight=...)`` sets.
+WEAK_CORE_SYSTEMS: tuple[str, ...] = ("weak_middle_core", "weak_core_common_input")
 
 
 def simulate(
@@ -405,12 +540,15 @@ def simulate(
     n_layers: int = 12,
     n_heads: int = 4,
     seed: int = 0,
+    core_weight: float | None = None,
 ) -> SimulatedSystem:
     """One realisation of battery system ``name`` (see :data:`SYSTEMS`).
 
     The default shape (12 prompts × 100 steps, 12 layers × 4 heads) is that of a small model
     recorded on a short prompt set. ``seed`` fixes everything (the heads' roles and the
-    series); different seeds give independent realisations.
+    series); different seeds give independent realisations. ``core_weight`` sets the group's
+    weight in the systems of :data:`WEAK_CORE_SYSTEMS` (default :data:`WEAK_CORE_WEIGHT`
+    under MMI).
     """
     if name not in SYSTEMS:
         raise ValueError(f"unknown system {name!r}; choose one of {list(SYSTEMS)}")
@@ -419,7 +557,14 @@ def simulate(
     spec = SYSTEMS[name]
     rng = np.random.default_rng([seed, BATTERY.index(name)])
     shape = (n_prompts, n_steps, n_layers, n_heads)
-    values, group, phis, params = spec.build(shape, rng)
+    if core_weight is not None:
+        if name not in WEAK_CORE_SYSTEMS:
+            raise ValueError(f"core_weight applies to {WEAK_CORE_SYSTEMS}, not {name!r}")
+        if not 0 <= core_weight <= 1:
+            raise ValueError(f"core_weight must lie in [0, 1], got {core_weight}")
+        values, group, phis, params = spec.build(shape, rng, core_weight=core_weight)
+    else:
+        values, group, phis, params = spec.build(shape, rng)
     params = dict(params, seed=seed)
     return SimulatedSystem(
         name=name,

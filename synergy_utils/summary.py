@@ -22,7 +22,7 @@ from .results import SUMMARY_FILE, read_json, to_jsonable, write_json
 from .schema import SchemaError, from_dict, to_dict  # noqa: F401  (re-exported)
 
 #: Version of the layout below; bump it when a field is renamed or changes meaning.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: The words of every verdict (a claim's rule returns one of the first three).
 SUPPORTED = "supported"
@@ -276,6 +276,39 @@ class RawInvertedU:
 
 
 @dataclass
+class BlockTest:
+    """The claim-1 block statistic under one null (nats per pair;
+    :func:`synergy_utils.stages.core_block.block_test`).
+
+    ``middle``/``outer``: mean Δsts of the middle–middle and outer–outer pairs;
+    ``raw_contrast`` their difference; ``adjusted_contrast`` the middle–middle coefficient of
+    the regression of pair Δsts on region, persistence and Δrtr; ``middle_rtr`` the
+    middle–middle pairs' mean Δrtr and ``dominance`` their mean Δsts − Δrtr; ``se`` the
+    bootstrap standard error of the adjusted contrast and ``mde`` the smallest per-pair core
+    the interval test detects with probability ``power``; ``reliability`` the split-half
+    (Spearman–Brown corrected Pearson) reliability of the heads' mean Δsts across prompts;
+    ``persistence_corr`` the Spearman correlation of the heads' mean Δsts with their lag-1
+    autocorrelation.
+    """
+
+    null: str
+    middle: Test
+    outer: Test
+    raw_contrast: Test
+    adjusted_contrast: Test
+    middle_rtr: Test
+    dominance: Test
+    se: Number
+    mde: Number
+    power: float
+    reliability: Number
+    persistence_corr: Number
+    n_middle_pairs: int
+    n_outer_pairs: int
+    n_pairs: int
+
+
+@dataclass
 class CoreEvidence:
     """The numbers behind the claim-1 rule: null-corrected synergy by depth (nats).
 
@@ -311,6 +344,8 @@ class CoreEvidence:
     n_significant_pairs: int
     n_pairs: int
     raw_inverted_u: RawInvertedU | None = None
+    blocks: dict[str, BlockTest] = field(default_factory=dict)
+    n_derangements: int = 0
 
 
 @dataclass
@@ -320,7 +355,7 @@ class CoreAssessment:
     verdict: str
     reason: str
     rule: str
-    negligible: float
+    reference: float
     evidence: CoreEvidence
 
 

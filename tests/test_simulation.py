@@ -67,7 +67,7 @@ def test_truths_and_group_placement():
     assert mid.expected == {"mmi": ("supported",), "ccs": ("supported",)}
     assert edge.expected == {"mmi": ("not supported",), "ccs": ("not supported",)}
     crossed = SYSTEMS["crossed_transfer"]
-    assert crossed.expected["mmi"] == ("supported",)  # MMI calls transfer synergy
+    assert crossed.expected["mmi"] == ("supported", "inconclusive")  # MMI: transfer as synergy
     assert set(crossed.expected["ccs"]) == set(NO_CORE_VERDICTS)
     small = simulate("core_rising_persistence", seed=0)
     assert small.group.sum() == 8 and small.group[middle].sum() == 8

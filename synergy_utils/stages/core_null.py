@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..series import thirds
 from ..stats.nulls import empirical_p_value, sign_flip_p
 from ..stats.resampling import (
     bootstrap_indices,
@@ -24,8 +25,9 @@ from ..stats.resampling import (
     percentile_interval,
     weighted_nanmean,
 )
-from ..summary import CoreEvidence, LayerTests, RawInvertedU, Test
-from .cores import inverted_u, layer_profile, synergy_gradient, thirds
+from ..summary import BlockTest, CoreEvidence, LayerTests, RawInvertedU, Test
+from .core_block import block_test, head_persistence
+from .cores import inverted_u, layer_profile, synergy_gradient
 
 #: Quantities the claim-1 rule null-corrects: sts decides; rtr and Φ_WMS are shown beside it.
 RULE_QUANTITIES: tuple[str, ...] = ("sts", "rtr", "phi_wms")
@@ -78,11 +80,77 @@ def _raw_inverted_u(nulls: Any, alpha: float) -> RawInvertedU:
     )
 
 
+#: Default number of cyclic prompt derangements of the prompt-shuffle null.
+N_DERANGEMENTS = 20
+
+
+def claim_nulls(
+    values: Any,
+    *,
+    redundancy: str = "mmi",
+    tau: int = 1,
+    n_surrogates: int = 200,
+    n_derangements: int | None = N_DERANGEMENTS,
+    alpha: float = 0.05,
+    seed: int = 0,
+    extra: tuple[str, ...] = (),
+    progress: bool = False,
+) -> tuple[Any, Any, np.ndarray]:
+    """Both nulls of the claim-1 rule on ``(P, T, L, H)`` head series.
+
+    Returns ``(circular, shuffle, persistence)``: the circular-shift null of sts, rtr and
+    Φ_WMS (and ``extra`` quantities) with ``n_surrogates`` surrogates
+    (:func:`~synergy_utils.stats.pair_null.null_corrected_atoms`), the prompt-shuffle null of
+    sts and rtr over ``n_derangements`` cyclic derangements
+    (:func:`~synergy_utils.stats.shuffle_null.prompt_shuffle_atoms`; ``None``: all ``P - 1``),
+    and the heads' ``(L, H)`` lag-1 autocorrelations.
+    """
+    from ..stats.pair_null import null_corrected_atoms
+    from ..stats.shuffle_null import prompt_shuffle_atoms
+
+    array = np.asarray(getattr(values, "values", values), dtype=np.float64)
+    circular = null_corrected_atoms(
+        array, atoms=RULE_QUANTITIES + tuple(extra), redundancy=redundancy, tau=tau,
+        n_surrogates=n_surrogates, alpha=alpha, seed=seed, progress=progress,
+    )  # fmt: skip
+    shuffle = prompt_shuffle_atoms(
+        array, atoms=("sts", "rtr"), redundancy=redundancy, tau=tau,
+        n_derangements=n_derangements, seed=seed, progress=progress,
+    )  # fmt: skip
+    return circular, shuffle, head_persistence(array)
+
+
+def block_tests(
+    circular: Any,
+    shuffle: Any,
+    persistence: np.ndarray,
+    *,
+    ci_level: float = 0.95,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, BlockTest]:
+    """The block statistic (:func:`~synergy_utils.stages.core_block.block_test`) under the
+    circular-shift null and, when given, the prompt-shuffle null."""
+    out = {}
+    for name, ds in (("circular", circular), ("shuffle", shuffle)):
+        if ds is None:
+            continue
+        per_prompt = ds["delta_prompt"]
+        out[name] = block_test(
+            per_prompt.sel(atom="sts").values, per_prompt.sel(atom="rtr").values,
+            np.asarray(persistence), null=name, ci_level=ci_level,
+            n_bootstrap=n_bootstrap, seed=seed,
+        )  # fmt: skip
+    return out
+
+
 def core_evidence(
     nulls: Any,
     *,
     quantity: str = "sts",
     against: str | None = "rtr",
+    shuffle: Any = None,
+    persistence: Any = None,
     ci_level: float = 0.95,
     n_bootstrap: int = 1000,
     seed: int = 0,
@@ -90,8 +158,11 @@ def core_evidence(
     """The claim-1 numbers of one null-corrected ``quantity`` (see the module docstring).
 
     ``against`` names the quantity whose Δ the middle heads' Δ is compared with
-    (``dominance``: Δquantity − Δagainst; None: no such comparison). Bootstraps draw prompts
-    with ``n_bootstrap`` resamples from ``seed``.
+    (``dominance``: Δquantity − Δagainst; None: no such comparison). With ``persistence``
+    (the heads' ``(L, H)`` lag-1 autocorrelations) and ``quantity="sts"``, the block
+    statistic of the claim-1 rule is computed under the circular null ``nulls`` and the
+    prompt-shuffle null ``shuffle`` (see :func:`claim_nulls`). Bootstraps draw prompts with
+    ``n_bootstrap`` resamples from ``seed``.
     """
     present = list(nulls["atom"].values)
     for needed in (quantity,) + ((against,) if against else ()):
@@ -150,6 +221,12 @@ def core_evidence(
         raw_inverted_u=_raw_inverted_u(nulls, float(attrs.get("alpha", 0.05)))
         if {"sts", "rtr"} <= set(present)
         else None,
+        blocks=block_tests(
+            nulls, shuffle, persistence, ci_level=ci_level, n_bootstrap=n_bootstrap, seed=seed
+        )
+        if persistence is not None and quantity == "sts" and against == "rtr"
+        else {},
+        n_derangements=int(shuffle.attrs["n_derangements"]) if shuffle is not None else 0,
     )
 
 
@@ -159,6 +236,7 @@ def chapter_nulls(
     control_prompts: Any = None,
     n_shuffles: int = 200,
     n_control_shuffles: int = 20,
+    n_derangements: int | None = N_DERANGEMENTS,
     tau: int = 1,
     seed: int = 0,
     n_bootstrap: int = 1000,
@@ -168,30 +246,35 @@ def chapter_nulls(
     """The null-corrected numbers of the synergistic-cores chapter.
 
     Returns ``(evidence, controls, nulls)``: ``evidence`` maps ``"mmi"`` and ``"ccs"`` to
-    the claim-1 numbers of sts (against rtr); ``controls`` holds the two variants that, taken
-    raw, carry the persistence artefact, here each against its own null: ``"tdmi_normalised"``
-    (sts / TDMI, MMI, same surrogates) and ``"discrete"`` (the binarised estimator, in bits,
-    on ``control_prompts`` with ``n_control_shuffles`` surrogates: it is slower); ``nulls``
-    holds the :func:`~synergy_utils.stats.pair_null.null_corrected_atoms` datasets.
+    the claim-1 numbers of sts (against rtr, with the block statistic under both nulls:
+    :func:`claim_nulls`); ``controls`` holds the two variants that, taken raw, carry the
+    persistence artefact, here each against its own null: ``"tdmi_normalised"`` (sts / TDMI,
+    MMI, same surrogates) and ``"discrete"`` (the binarised estimator, in bits, on
+    ``control_prompts`` with ``n_control_shuffles`` surrogates: it is slower); ``nulls``
+    holds the circular-shift datasets by redundancy function (and ``"discrete"``) and the
+    prompt-shuffle datasets as ``"mmi_shuffle"``, ``"ccs_shuffle"``.
     """
     from ..stats.pair_null import null_corrected_atoms
 
     array = np.asarray(getattr(values, "values", values), dtype=np.float64)
     common = {"tau": tau, "seed": seed, "progress": progress}
     summarise = {"ci_level": ci_level, "n_bootstrap": n_bootstrap, "seed": seed}
-    nulls = {
-        "mmi": null_corrected_atoms(
-            array, atoms=RULE_QUANTITIES + ("sts_share",), n_surrogates=n_shuffles, **common
-        ),
-        "ccs": null_corrected_atoms(
-            array, atoms=RULE_QUANTITIES, redundancy="ccs", n_surrogates=n_shuffles, **common
-        ),
-    }
+    nulls: dict[str, Any] = {}
+    evidence = {}
+    for redundancy in ("mmi", "ccs"):
+        extra = ("sts_share",) if redundancy == "mmi" else ()
+        circular, shuffle, persistence = claim_nulls(
+            array, redundancy=redundancy, n_surrogates=n_shuffles,
+            n_derangements=n_derangements, extra=extra, **common,
+        )  # fmt: skip
+        nulls[redundancy], nulls[f"{redundancy}_shuffle"] = circular, shuffle
+        evidence[redundancy] = core_evidence(
+            circular, shuffle=shuffle, persistence=persistence, **summarise
+        )
     subset = array if control_prompts is None else array[np.asarray(control_prompts)]
     nulls["discrete"] = null_corrected_atoms(
         subset, atoms=("sts",), estimator="discrete", n_surrogates=n_control_shuffles, **common
     )
-    evidence = {r: core_evidence(nulls[r], **summarise) for r in ("mmi", "ccs")}
     controls = {
         "tdmi_normalised": core_evidence(
             nulls["mmi"], quantity="sts_share", against=None, **summarise

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ...summary import (
     INCONCLUSIVE,
     MISSING,
     NOT_SUPPORTED,
     SUPPORTED,
+    BlockTest,
     CoreAssessment,
     CoreEvidence,
     Graphs,
@@ -30,23 +29,33 @@ from ...summary import (
 )
 from ..verdicts import finite
 
-#: Mean Δsts (nats) below which null-corrected synergy counts as negligible: about the size
-#: of the estimator's own artefacts at T = 100 (white noise gives sts ≈ 0.003 nats).
-NEGLIGIBLE_NATS = 0.005
+#: Per-pair core (nats of Δsts, a middle–middle pair over an outer–outer pair) that the rule
+#: must be able to see before it may say "not supported": a weak core, about a thirtieth of
+#: the planted middle core of the battery and the size the power issue of the rule was built
+#: around. A study whose minimum detectable effect is larger calls a null "inconclusive".
+REFERENCE_EFFECT_NATS = 0.01
+#: Split-half reliability (Spearman–Brown corrected Pearson, circular-shift null) below which
+#: the heads' synergy is not reproducible across prompt halves: no core is declared on it.
+RELIABILITY_GATE = 0.5
 #: Fewest surrogates with which a null p-value can fall below 0.05.
 MIN_SURROGATES = 19
 
 #: The claim-1 rule in words (shown beside every verdict).
 CORE_RULE = (
-    "Supported: the middle-third heads' mean null-corrected synergy (Δsts: sts minus its "
-    "circular-shift null, per pair, averaged over partners) is more than negligible (its "
-    "bootstrap interval over prompts lies above the negligible size, and the sign-flip p over "
-    "prompts < alpha), it is larger than the outer-third heads' (interval of the difference "
-    "above 0, p < alpha), and it exceeds the middle heads' null-corrected redundancy "
-    "(interval of Δsts − Δrtr above 0). Not supported: the contrast's interval lies below 0, "
-    "or the middle Δsts interval lies below the negligible size while the middle layers hold "
-    "no larger share of significant pairs than the outer layers. Inconclusive: anything else "
-    "(including too few surrogates for a null)."
+    "The statistic is the adjusted block contrast: the regression coefficient of a pair's "
+    "null-corrected synergy (Δsts) on 'both heads in the middle third' against 'both in the "
+    "outer thirds', with each pair's persistence (self-information) and null-corrected "
+    "redundancy (Δrtr) as covariates, in nats per pair, with a bootstrap interval over "
+    "prompts; it is computed against two nulls (circular shifts of each series on its "
+    "closure, and prompts shuffled by derangement). Supported: under both nulls the adjusted "
+    "contrast's interval lies above 0 (p < alpha), the middle–middle pairs' Δsts under the "
+    "prompt-shuffle null lies above 0 and above their Δrtr, and the heads' synergy is "
+    f"reliable across prompt halves (split-half >= {RELIABILITY_GATE:g}). Not supported: "
+    "under both nulls the outer pairs carry more synergy beyond the null than the middle "
+    "pairs, or the adjusted contrast's interval lies below the minimum detectable effect "
+    f"(80 % power) and that effect is at most {REFERENCE_EFFECT_NATS:g} nats per pair. "
+    "Inconclusive: anything else (the nulls disagree, the power or the reliability is short, "
+    "too few surrogates), with the reason."
 )
 
 
@@ -54,48 +63,113 @@ def _ok(*values: Any) -> bool:
     return all(finite(v) for v in values)
 
 
-def verdict_reason(evidence: CoreEvidence, negligible: float = NEGLIGIBLE_NATS) -> tuple[str, str]:
+def minimum_detectable_effect(evidence: CoreEvidence) -> float:
+    """The larger of the two nulls' minimum detectable effects (nats per pair; NaN without
+    the block statistic): the rule needs both nulls to agree."""
+    mdes = [b.mde for b in evidence.blocks.values() if finite(b.mde)]
+    return float(max(mdes)) if len(mdes) == 2 else float("nan")
+
+
+def _observed(shuffle: BlockTest) -> str:
+    """What the seamless null's block means show, in words (for a verdict's reason)."""
+    mid, out = shuffle.middle, shuffle.outer
+    if _ok(mid.ci_high, out.ci_high) and mid.ci_high < 0 and out.ci_high < 0:
+        lower = "middle" if mid.value < out.value else "outer"
+        return (
+            "no layer shows synergy beyond the prompt-shuffle null (both blocks lie below it, "
+            f"the {lower} pairs more: they lose more synergy to shared drive)"
+        )
+    if _ok(mid.ci_low, mid.ci_high) and mid.ci_low <= 0 <= mid.ci_high:
+        return "the middle–middle pairs' synergy is indistinguishable from the prompt-shuffle null"
+    return "the middle–middle pairs' synergy beyond the null is no larger than the outer pairs'"
+
+
+def verdict_reason(
+    evidence: CoreEvidence, reference: float = REFERENCE_EFFECT_NATS
+) -> tuple[str, str]:
     """``(verdict, reason)`` of :data:`CORE_RULE` from the stored numbers."""
     alpha = evidence.alpha
-    mid, con, dom = evidence.middle, evidence.contrast, evidence.dominance
     if not evidence.n_surrogates >= MIN_SURROGATES:
         return INCONCLUSIVE, f"fewer than {MIN_SURROGATES} surrogates: no usable null"
-    if not _ok(mid.ci_low, mid.ci_high, con.ci_low, con.ci_high):
-        return INCONCLUSIVE, "the middle or contrast interval is undefined"
-    beyond = _ok(mid.p, con.p) and mid.p < alpha and con.p < alpha
-    if mid.ci_low > negligible and con.ci_low > 0 and beyond:
-        if dom is not None and finite(dom.ci_low) and dom.ci_low > 0:
+    if set(evidence.blocks) != {"circular", "shuffle"}:
+        return INCONCLUSIVE, "the block statistic needs both nulls (circular and prompt shuffle)"
+    blocks = [evidence.blocks["circular"], evidence.blocks["shuffle"]]
+    circular, shuffle = blocks
+    adjusted = [b.adjusted_contrast for b in blocks]
+    if not all(_ok(a.ci_low, a.ci_high, b.mde) for a, b in zip(adjusted, blocks, strict=True)):
+        return INCONCLUSIVE, "an adjusted contrast or its interval is undefined"
+    mde = minimum_detectable_effect(evidence)
+    above = [a.ci_low > 0 and finite(a.p) and a.p < alpha for a in adjusted]
+    middle_above = finite(shuffle.middle.ci_low) and shuffle.middle.ci_low > 0
+    dominant = finite(shuffle.dominance.ci_low) and shuffle.dominance.ci_low > 0
+    size = f"{_f(shuffle.adjusted_contrast.value, 4)} nats per pair under the prompt-shuffle null"
+    if all(above) and middle_above and not dominant:
+        return INCONCLUSIVE, (
+            f"the adjusted contrast is above 0 under both nulls ({size}), but the middle pairs' "
+            "synergy beyond the null is not shown to exceed their redundancy beyond it (a "
+            "shared, redundant signal can raise sts)"
+        )
+    if all(above) and middle_above:
+        reliability = circular.reliability
+        if finite(reliability) and reliability >= RELIABILITY_GATE:
             return SUPPORTED, (
-                f"middle-layer synergy beyond the null is above {negligible:g} nats, larger "
-                "than in the outer layers, and larger than the middle layers' redundancy "
-                "beyond the null"
+                f"a middle–middle pair carries more synergy beyond either null than an "
+                f"outer–outer pair of the same persistence and redundancy ({size}), and the "
+                "middle pairs' synergy lies above the prompt-shuffle null"
             )
         return INCONCLUSIVE, (
-            f"middle-layer synergy beyond the null is above {negligible:g} nats and larger "
-            "than in the outer layers, but not shown to exceed the middle layers' redundancy "
-            "beyond the null (a shared, redundant signal can raise sts)"
+            f"the adjusted contrast is above 0 under both nulls ({size}), but the heads' "
+            f"synergy is not reproducible across prompt halves (split-half reliability "
+            f"{_f(reliability, 2)} < {RELIABILITY_GATE:g})"
         )
-    if con.ci_high < 0:
-        return NOT_SUPPORTED, "the outer layers carry more synergy beyond the null than the middle"
-    shares = (evidence.middle_share, evidence.outer_share)
-    if mid.ci_high < negligible and not (_ok(*shares) and shares[0] > shares[1]):
+    if any(above) and middle_above:
+        which = "circular-shift" if above[0] else "prompt-shuffle"
+        return INCONCLUSIVE, (
+            f"the nulls disagree: only the {which} null puts the adjusted contrast above 0"
+        )
+    reversed_ = all(
+        _ok(b.raw_contrast.ci_high, b.outer.ci_low)
+        and b.raw_contrast.ci_high < 0
+        and b.outer.ci_low > 0
+        for b in blocks
+    )
+    if reversed_:
         return NOT_SUPPORTED, (
-            f"the middle layers' synergy beyond the null is below {negligible:g} nats (the "
-            "whole interval) and they hold no larger share of significant pairs than the outer "
-            "layers"
+            "the outer layers carry more synergy beyond the null than the middle (outer–outer "
+            "pairs above both nulls and above the middle–middle pairs)"
         )
-    return INCONCLUSIVE, "the intervals neither establish nor exclude a middle-layer excess"
+    excluded = all(a.ci_high < b.mde for a, b in zip(adjusted, blocks, strict=True))
+    if excluded and mde <= reference:
+        return NOT_SUPPORTED, (
+            f"no middle-layer core of {_f(mde, 4)} nats per pair or more (80 % power; the "
+            f"adjusted contrast is {size}); {_observed(shuffle)}"
+        )
+    if excluded:
+        return INCONCLUSIVE, (
+            f"power is short: the smallest core this study could detect (80 % power) is "
+            f"{_f(mde, 4)} nats per pair, above the {reference:g} nats the rule must be able "
+            f"to see; {_observed(shuffle)}"
+        )
+    if all(above):
+        return INCONCLUSIVE, (
+            "middle–middle pairs beat outer pairs of the same persistence and redundancy, but "
+            "their synergy is not above the prompt-shuffle null (the contrast may be a smaller "
+            "loss to shared drive, not synergy)"
+        )
+    return INCONCLUSIVE, (
+        f"the intervals neither establish a core nor exclude one of {_f(mde, 4)} nats per pair"
+    )
 
 
-def core_verdict(evidence: CoreEvidence, negligible: float = NEGLIGIBLE_NATS) -> str:
+def core_verdict(evidence: CoreEvidence, reference: float = REFERENCE_EFFECT_NATS) -> str:
     """The claim-1 verdict from stored numbers (see :data:`CORE_RULE`)."""
-    return verdict_reason(evidence, negligible)[0]
+    return verdict_reason(evidence, reference)[0]
 
 
-def judge(evidence: CoreEvidence, negligible: float = NEGLIGIBLE_NATS) -> CoreAssessment:
+def judge(evidence: CoreEvidence, reference: float = REFERENCE_EFFECT_NATS) -> CoreAssessment:
     """The :class:`~synergy_utils.summary.CoreAssessment` of stored numbers."""
-    verdict, reason = verdict_reason(evidence, negligible)
-    return CoreAssessment(verdict, reason, CORE_RULE, float(negligible), evidence)
+    verdict, reason = verdict_reason(evidence, reference)
+    return CoreAssessment(verdict, reason, CORE_RULE, float(reference), evidence)
 
 
 def assess_core(
@@ -103,38 +177,41 @@ def assess_core(
     *,
     redundancy: str = "mmi",
     tau: int = 1,
-    n_shuffles: int = 200,
+    n_surrogates: int | None = None,
+    n_shuffles: int | None = None,
+    n_derangements: int | None = None,
     seed: int = 0,
     ci_level: float = 0.95,
     alpha: float = 0.05,
     n_bootstrap: int = 1000,
     progress: bool = False,
-    negligible: float = NEGLIGIBLE_NATS,
+    reference: float = REFERENCE_EFFECT_NATS,
 ) -> CoreAssessment:
     """Judge claim 1 on head series ``values`` (a ``HeadSeries`` or an array (prompt, step,
     layer, head)) under one redundancy function (``"mmi"`` or ``"ccs"``).
 
-    Null-corrects sts, rtr and Φ_WMS of every pair with ``n_shuffles`` circular-shift
-    surrogates (offsets drawn from ``seed``), summarises them by depth with bootstraps over
-    prompts (``n_bootstrap``, ``ci_level``) and applies :func:`core_verdict`. Returns the
-    verdict, its reason and every number behind it (``.evidence``).
+    Null-corrects sts, rtr and Φ_WMS of every pair with ``n_surrogates`` circular-shift
+    surrogates (default 200; ``n_shuffles`` is the older name of the same number) and sts and
+    rtr with ``n_derangements`` prompt derangements (default: all ``P - 1``), computes the
+    block statistic under both (bootstraps over prompts: ``n_bootstrap``, ``ci_level``) and
+    applies :func:`core_verdict`. Returns the verdict, its reason and every number behind it
+    (``.evidence``; the minimum detectable effect is
+    :func:`minimum_detectable_effect` of it).
     """
-    from ...stages.core_null import RULE_QUANTITIES, core_evidence
-    from ...stats.pair_null import null_corrected_atoms
+    from ...stages.core_null import claim_nulls, core_evidence
 
-    array = np.asarray(getattr(values, "values", values), dtype=np.float64)
-    nulls = null_corrected_atoms(
-        array,
-        atoms=RULE_QUANTITIES,
-        redundancy=redundancy,
-        tau=tau,
-        n_surrogates=n_shuffles,
-        alpha=alpha,
-        seed=seed,
-        progress=progress,
-    )
-    evidence = core_evidence(nulls, ci_level=ci_level, n_bootstrap=n_bootstrap, seed=seed)
-    return judge(evidence, negligible)
+    if n_surrogates is not None and n_shuffles is not None and n_surrogates != n_shuffles:
+        raise ValueError("give n_surrogates or its older name n_shuffles, not both")
+    k = n_surrogates if n_surrogates is not None else (n_shuffles or 200)
+    circular, shuffle, persistence = claim_nulls(
+        values, redundancy=redundancy, tau=tau, n_surrogates=k,
+        n_derangements=n_derangements, alpha=alpha, seed=seed, progress=progress,
+    )  # fmt: skip
+    evidence = core_evidence(
+        circular, shuffle=shuffle, persistence=persistence, ci_level=ci_level,
+        n_bootstrap=n_bootstrap, seed=seed,
+    )  # fmt: skip
+    return judge(evidence, reference)
 
 
 # --------------------------------------------------------------------------------------
@@ -161,35 +238,36 @@ def _est(test: Test | None, pct: str, units: str = "nats") -> str:
     )
 
 
+def _block_sentence(block: BlockTest, pct: str) -> str:
+    label = {"circular": "circular-shift", "shuffle": "prompt-shuffle"}.get(block.null, block.null)
+    return (
+        f"Against the {label} null, the adjusted contrast is {_est(block.adjusted_contrast, pct)} "
+        f"per pair (standard error {_f(block.se, 4)}; smallest core detectable with "
+        f"{100 * block.power:.0f} % power: {_f(block.mde, 4)} nats per pair); raw, the "
+        f"{block.n_middle_pairs} middle–middle pairs carry {_f(block.middle.value, 4)} and the "
+        f"{block.n_outer_pairs} outer–outer pairs {_f(block.outer.value, 4)} nats beyond it; "
+        f"split-half reliability of the heads' synergy {_f(block.reliability, 2)}, Spearman "
+        f"correlation with their persistence {_f(block.persistence_corr, 2)}."
+    )
+
+
 def core_paragraph(assessment: CoreAssessment) -> str:
-    """The claim-1 verdict in plain words: the comparisons behind it with their intervals,
-    equivalence only where an interval shows it, and the raw rank-gradient statistic beside."""
-    ev, negligible = assessment.evidence, assessment.negligible
+    """The claim-1 verdict in plain words: the block statistic under both nulls with its
+    interval and minimum detectable effect, the reliability, and the older numbers beside."""
+    ev = assessment.evidence
     pct = f"{100 * ev.ci_level:.0f}%"
     parts = [
         f"Claim 1 (a synergistic core in the middle layers) is {assessment.verdict.upper()} "
-        f"under {ev.redundancy.upper()} redundancy: {assessment.reason}.",
-        f"Middle-third heads carry {_est(ev.middle, pct)} of synergy (sts) beyond a "
-        f"circular-shift null of {ev.n_surrogates} surrogates per pair (each head's own "
-        f"persistence kept exactly); outer-third heads carry {_est(ev.outer, pct)}; the "
-        f"difference middle minus outer is {_est(ev.contrast, pct)}.",
+        f"under {ev.redundancy.upper()} redundancy: {assessment.reason}."
     ]
-    if ev.dominance is not None:
-        parts.append(
-            "Middle-layer synergy minus redundancy, both beyond the null, is "
-            f"{_est(ev.dominance, pct)}."
-        )
-    mid = ev.middle
-    if _ok(mid.ci_low, mid.ci_high) and -negligible < mid.ci_low and mid.ci_high < negligible:
-        parts.append(
-            f"The whole interval of the middle layers' value lies within ±{negligible:g} nats, "
-            "the size we treat as negligible: equivalent to no excess synergy at that margin."
-        )
+    parts += [_block_sentence(ev.blocks[name], pct) for name in ("shuffle", "circular")
+              if name in ev.blocks]  # fmt: skip
     parts.append(
-        f"{ev.n_significant_pairs} of {ev.n_pairs} pairs have synergy significantly above their "
-        f"null (Benjamini–Hochberg, q ≤ {ev.alpha:g}); the share of significant (head, partner) "
-        f"pairs is {_f(ev.middle_share)} in the middle third and {_f(ev.outer_share)} in the "
-        "outer thirds."
+        f"Beside the rule: head partner means (each head's Δsts averaged over all its partners, "
+        f"circular-shift null of {ev.n_surrogates} surrogates) give {_est(ev.middle, pct)} in "
+        f"the middle third and {_est(ev.outer, pct)} in the outer thirds; "
+        f"{ev.n_significant_pairs} of {ev.n_pairs} pairs have synergy significantly above "
+        f"their null (Benjamini–Hochberg, q ≤ {ev.alpha:g})."
     )
     raw = ev.raw_inverted_u
     if raw is not None:
