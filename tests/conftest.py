@@ -256,5 +256,22 @@ def make_assessment(redundancy: str, middle, contrast, dominance=None, k: int = 
         outer_share=0.0,
         n_significant_pairs=0,
         n_pairs=1,
+        blocks={n: make_block(n, middle, contrast, dominance) for n in ("circular", "shuffle")},
+        n_derangements=11,
     )
     return judge(evidence)
+
+
+def make_block(null: str, middle, contrast, dominance=None, mde: float = 0.004):
+    """A claim-1 block test whose adjusted and raw contrast are ``contrast`` and whose
+    middle–middle Δsts is ``middle`` (``(value, ci_low, ci_high, p)`` tuples)."""
+    from synergy_utils import summary as S
+
+    flat = S.Test(0.0, -0.001, 0.001, 0.5)
+    return S.BlockTest(
+        null=null, middle=S.Test(*middle), outer=flat, raw_contrast=S.Test(*contrast),
+        adjusted_contrast=S.Test(*contrast), middle_rtr=flat,
+        dominance=S.Test(*(dominance or middle)), se=mde / 2.8, mde=mde, power=0.8,
+        reliability=0.9, persistence_corr=0.0, n_middle_pairs=120, n_outer_pairs=496,
+        n_pairs=1128,
+    )  # fmt: skip

@@ -275,7 +275,8 @@ def test_the_landing_page_and_the_chapter_use_one_rule_per_claim():
     claim1 = "1 · Synergistic core in the middle layers"
     assert rows[f"{claim1} (MMI)"][3] == claims.core_verdict(mmi.evidence) == mmi.verdict
     assert rows[f"{claim1} (CCS)"][3] == claims.core_verdict(ccs.evidence) == "inconclusive"
-    assert "Δsts middle 0.1 [0.08, 0.12]" in rows[f"{claim1} (MMI)"][2]
+    assert "shuffle 0.1 [0.08, 0.12]; circular 0.1 [0.08, 0.12]" in rows[f"{claim1} (MMI)"][2]
+    assert "MDE 0.0040; reliability 0.90" in rows[f"{claim1} (MMI)"][2]
     reliability = rows["Control · reliability"][3]
     assert reliability == verdicts.reliability_reading(0.75) == "moderately reliable head ranking"
     assert reliability in tables.controls_table(cores).to_string()

@@ -48,7 +48,7 @@ from ..summary import (
     from_dict,
     to_dict,
 )
-from .core_null import RULE_QUANTITIES, core_evidence
+from .core_null import claim_nulls, core_evidence
 from .cores import synergy_gradient
 
 #: The bundled model of each family, in the chapter's default order.
@@ -68,6 +68,7 @@ class StudySize:
     n_prompts: int = 12
     max_new_tokens: int = 32
     n_shuffles: int = 40
+    n_derangements: int = 20
     n_untrained_prompts: int = 6
     n_bootstrap: int = 500
     n_held_out: int = 6
@@ -107,27 +108,23 @@ def slug(name: str) -> str:
 # --- one model ----------------------------------------------------------------------------------
 
 
-def _nulls(values: np.ndarray, size: StudySize, redundancy: str) -> xr.Dataset:
-    from ..stats.pair_null import null_corrected_atoms
-
-    return null_corrected_atoms(
-        values,
-        atoms=RULE_QUANTITIES,
-        redundancy=redundancy,
-        tau=size.tau,
-        n_surrogates=size.n_shuffles,
-        seed=size.seed,
-    )
-
-
 def series_evidence(
     values: np.ndarray, size: StudySize
 ) -> tuple[dict[str, CoreEvidence], dict[str, xr.Dataset]]:
-    """The claim-1 numbers under MMI and CCS of head series (prompt, step, layer, head):
-    ``(evidence, nulls)`` keyed by redundancy function."""
-    nulls = {r: _nulls(values, size, r) for r in ("mmi", "ccs")}
+    """The claim-1 numbers under MMI and CCS of head series (prompt, step, layer, head), with
+    both nulls (:func:`~synergy_utils.stages.core_null.claim_nulls`): ``(evidence, nulls)``
+    keyed by redundancy function (the circular-shift datasets)."""
+    evidence, nulls = {}, {}
     summarise = {"n_bootstrap": size.n_bootstrap, "seed": size.seed}
-    return {r: core_evidence(nulls[r], **summarise) for r in nulls}, nulls
+    for r in ("mmi", "ccs"):
+        circular, shuffle, persistence = claim_nulls(
+            values, redundancy=r, tau=size.tau, n_surrogates=size.n_shuffles,
+            n_derangements=size.n_derangements, seed=size.seed,
+        )  # fmt: skip
+        nulls[r] = circular
+        evidence[r] = core_evidence(circular, shuffle=shuffle, persistence=persistence,
+                                    **summarise)  # fmt: skip
+    return evidence, nulls
 
 
 def head_maps(nulls: Mapping[str, xr.Dataset]) -> xr.Dataset:

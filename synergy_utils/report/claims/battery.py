@@ -98,6 +98,10 @@ def battery_table(rows: Sequence[BatteryRow]) -> pd.DataFrame:
     return pd.DataFrame(list(records.values()))
 
 
+#: Core weights of the power curve (0: no core; 0.27 is about 0.01 nats per pair under MMI).
+POWER_WEIGHTS: tuple[float, ...] = (0.0, 0.1, 0.15, 0.2, 0.27, 0.35)
+
+
 def power_curve(
     weights: Sequence[float],
     *,

@@ -70,18 +70,38 @@ def minimum_detectable_effect(evidence: CoreEvidence) -> float:
     return float(max(mdes)) if len(mdes) == 2 else float("nan")
 
 
+def _side(test: Test) -> str:
+    """Where a block's interval lies relative to the null: 'above', 'below' or 'at'."""
+    if _ok(test.ci_low) and test.ci_low > 0:
+        return "above"
+    if _ok(test.ci_high) and test.ci_high < 0:
+        return "below"
+    return "at"
+
+
 def _observed(shuffle: BlockTest) -> str:
     """What the seamless null's block means show, in words (for a verdict's reason)."""
-    mid, out = shuffle.middle, shuffle.outer
-    if _ok(mid.ci_high, out.ci_high) and mid.ci_high < 0 and out.ci_high < 0:
-        lower = "middle" if mid.value < out.value else "outer"
+    mid, out = _side(shuffle.middle), _side(shuffle.outer)
+    outer = {
+        "above": "the outer–outer pairs lie above it",
+        "below": "the outer–outer pairs lie below it too",
+        "at": "the outer–outer pairs do not differ from it",
+    }[out]
+    if mid == "below":
         return (
-            "no layer shows synergy beyond the prompt-shuffle null (both blocks lie below it, "
-            f"the {lower} pairs more: they lose more synergy to shared drive)"
+            f"the middle–middle pairs lie below the prompt-shuffle null "
+            f"({_f(shuffle.middle.value, 4)} nats: they lose more synergy to shared drive than "
+            f"any synergy adds) and {outer}"
         )
-    if _ok(mid.ci_low, mid.ci_high) and mid.ci_low <= 0 <= mid.ci_high:
-        return "the middle–middle pairs' synergy is indistinguishable from the prompt-shuffle null"
-    return "the middle–middle pairs' synergy beyond the null is no larger than the outer pairs'"
+    if mid == "at":
+        return (
+            f"the middle–middle pairs' synergy does not differ from the prompt-shuffle null "
+            f"and {outer}"
+        )
+    return (
+        "the middle–middle pairs carry synergy beyond the null, but no more than outer–outer "
+        "pairs of the same persistence and redundancy"
+    )
 
 
 def verdict_reason(
