@@ -152,7 +152,7 @@ class _PairNullSums:
 
     def _combined_rank_z(self) -> np.ndarray:
         """Per-prompt ranks among the surrogates, combined over prompts (Stouffer) and
-        calibrated on the bulk of all pairs (:func:`~synergy_utils.stats.nulls.calibrate_z`)."""
+        calibrated on the null side of all pairs (:func:`..nulls.calibrate_z`)."""
         scores, variances = rank_scores(self.greater_prompt, self.count_prompt[:, None])
         with np.errstate(invalid="ignore", divide="ignore"):
             ok = np.isfinite(scores) & np.isfinite(self.observed)
@@ -230,7 +230,7 @@ def null_corrected_atoms(
         ``"prompts"`` (default): ``p_prompts``, which combines the pair's rank among its
         surrogates in each prompt (prompts are independent): Stouffer's sum of the rank
         normal scores (:func:`rank_scores`), standardised by their exact null variance and
-        calibrated on the bulk of all pairs (:func:`calibrate_z`). It needs no model of the
+        calibrated on the null side of all pairs (:func:`calibrate_z`). It needs no model of the
         null's shape and resolves p far below ``1 / K``. ``"empirical"``: the add-one
         p-value of the prompt-mean statistic (exact, but never below ``1 / (n_valid + 1)``,
         too coarse for BH over thousands of pairs); ``"normal"``: the normal upper tail of
