@@ -4,7 +4,8 @@
 them, with the profile's parameters (``profiles.yml``) plus any ``--set NOTEBOOK.PARAM=VALUE``,
 into ``results/<profile>/notebooks/``; stages exchange files under ``results/<profile>/``; the
 headline numbers land in ``results/<profile>/summary.json``. Every parameter name and type is
-checked against the notebooks before anything runs. Then the book is staged and built.
+checked against the notebooks, and every value against its declared range, before anything
+runs. Then the book is staged and built.
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ def parse_set_options(items: list[str]) -> dict[str, dict[str, str]]:
 
 
 def _validate(notebook: str, params: dict[str, Any], declared: dict[str, dict]) -> dict[str, Any]:
-    """Check every name and type of ``params`` against the notebook's declared parameters."""
+    """Check every name, type and declared range of ``params`` against the notebook's
+    declared parameters (:func:`synergy_utils.notebooks.parameter_range`)."""
     checked = {}
     valid = ", ".join(sorted(declared)) or "(none)"
     for name, value in params.items():
@@ -157,6 +159,10 @@ def _validate(notebook: str, params: dict[str, Any], declared: dict[str, dict]) 
             checked[name] = check_value(value, type_name)
         except TypeError as err:
             raise ParameterError(f"{notebook}.{name}: {err}") from None
+        declared_range = declared[name].get("range")
+        problem = declared_range.problem(checked[name]) if declared_range else None
+        if problem:
+            raise ParameterError(f"{notebook}.{name} = {checked[name]!r}: {problem}")
     return checked
 
 
