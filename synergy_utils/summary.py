@@ -51,14 +51,6 @@ class Estimate:
         return self.ci_low is not None and self.ci_high is not None
 
 
-@dataclass
-class LevelEstimate:
-    """One level of a sweep: the mean and its ``[low, high]`` interval."""
-
-    mean: Number
-    ci: list[Number]
-
-
 Provenance = dict[str, Any]
 
 
