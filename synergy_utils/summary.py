@@ -488,6 +488,28 @@ class Universality:
     families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
 
 
+# --- claim 1 across model families, as an assessment ------------------------------------
+
+
+@dataclass
+class UniversalityEvidence:
+    """The counts the universality rule read: families, how many hold claim 1 under each
+    redundancy function, the counter-examples and every family's verdicts."""
+
+    statement: str  #: "holds in k of n families under MMI, j under CCS"
+    n_families: int
+    holds: dict[str, int]  #: redundancy -> families where claim 1 is supported
+    counter_examples: list[str] = field(default_factory=list)  #: families refuting it
+    families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
+
+
+@dataclass
+class UniversalityAssessment(Assessment):
+    """The universality verdict (``synergy_utils.report.claims.universality.assess``)."""
+
+    evidence: UniversalityEvidence | None = None
+
+
 @dataclass
 class ModelAblation:
     """Claim 4 at a reduced size on one model: the synergy order's KL-curve area over each
