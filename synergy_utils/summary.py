@@ -488,13 +488,9 @@ class Universality:
     families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
 
 
-# --- claim 1 across model families, as an assessment ------------------------------------
-
-
 @dataclass
 class UniversalityEvidence:
-    """The counts the universality rule read: families, how many hold claim 1 under each
-    redundancy function, the counter-examples and every family's verdicts."""
+    """What the universality rule read (the counts of :class:`Universality`)."""
 
     statement: str  #: "holds in k of n families under MMI, j under CCS"
     n_families: int

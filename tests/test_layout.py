@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("language models", ("lm",)),
     ("stages", ("stages",)),
     ("report", ("report",)),
-    ("pipeline", ("pipeline",)),
+    ("pipeline", ("pipeline", "chapters")),
     ("sweep", ("sweep",)),
     ("command line", ("cli",)),
 )
