@@ -42,7 +42,20 @@ NOT_RESULTS: tuple[str, ...] = ("notebooks", "cache", "book_src", "run_info.json
 SUMMARY_FILE = "summary.json"
 
 
+#: Hashes already computed, by (path, size, modification time in ns): the full profile's
+#: result files reach several hundred MB, and each chapter looks at all of them twice.
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
 def _sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = _file_sha256(path)
+    return _HASHES[key]
+
+
+def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
