@@ -271,7 +271,7 @@ def execute(
     plan: list[NotebookRun],
     *,
     project_dir: Path,
-    progress: bool = True,
+    progress: bool = False,
     commit: str | None = None,
     records: dict[str, dict] | None = None,
     force: bool | Sequence[str] | None = None,
@@ -366,7 +366,7 @@ def run_pipeline(
     only: list[str] | None = None,
     build: bool = True,
     book_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool = False,
     command: str | None = None,
     force: bool | Sequence[str] | None = None,
 ) -> dict:

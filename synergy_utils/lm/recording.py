@@ -254,7 +254,7 @@ def record_head_series(
     template: str = "auto",
     batch_size: int = 8,
     cache_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool = False,
     stop_at_eos: bool = False,
     seed: int = 0,
     nodes: str = "attention",

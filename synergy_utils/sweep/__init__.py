@@ -133,7 +133,7 @@ def run_sweep(
     n_workers: int | None = None,
     n_gpus: int | None = None,
     force: bool = False,
-    progress: bool = True,
+    progress: bool = False,
     dashboard_address: str | None = ":8787",
     command: str | None = None,
 ) -> SweepResult:
