@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,4 +151,44 @@ def declared_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
     return declared
 
 
-__all__ = ["Range", "RangeSyntaxError", "declared_parameters", "parameter_range"]
+def notebook_path(notebook: str | Path) -> Path:
+    """The source of ``notebook``: a path to an ``.ipynb`` file, or a chapter name such as
+    ``"05_ablation"``, looked up in ``notebooks/`` of the working directory, in the working
+    directory itself (a kernel started in ``notebooks/``), then in this package's checkout."""
+    path = Path(notebook)
+    if path.suffix == ".ipynb":
+        return path
+    roots = (
+        Path.cwd() / "notebooks",
+        Path.cwd(),
+        Path(__file__).resolve().parents[1] / "notebooks",
+    )
+    for root in roots:
+        if (root / f"{notebook}.ipynb").exists():
+            return root / f"{notebook}.ipynb"
+    raise FileNotFoundError(f"no notebook {notebook!r} in {', '.join(str(r) for r in roots)}")
+
+
+def declared_values(notebook: str | Path, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The value of every declared parameter of ``notebook`` (a chapter name or a path; see
+    :func:`notebook_path`) in ``namespace``, the notebook's ``globals()``, in declaration
+    order: the parameters a chapter records in its provenance, so that no notebook lists
+    them by hand.
+
+    Raises ``KeyError`` naming a declared parameter that ``namespace`` lacks (the parameters
+    cell did not run)."""
+    names = list(declared_parameters(notebook_path(notebook)))
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise KeyError(f"{notebook}: parameters {missing} are not defined; run the parameters cell")
+    return {name: namespace[name] for name in names}
+
+
+__all__ = [
+    "Range",
+    "RangeSyntaxError",
+    "declared_parameters",
+    "declared_values",
+    "notebook_path",
+    "parameter_range",
+]
