@@ -47,7 +47,6 @@ LONG_MODULES: dict[str, str] = {
     "synergy_utils.lm.teacher_forcing": "602 lines; being split with the ablation chapter's code",
     "synergy_utils.stages.cores": "623 lines; being split with the claim-1 and claim-2 rules",
     "synergy_utils.stages.phase": "602 lines; being split into the phase chapter's run_study",
-    "synergy_utils.report.book": "647 lines; the landing page and the chapter pages to be split",
     "synergy_utils.summary": (
         "623 lines with the claim-1 evidence; to be split into one module per section"
     ),
