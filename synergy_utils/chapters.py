@@ -37,7 +37,8 @@ CHAPTER_INPUTS: dict[str, tuple[str, ...]] = {
     "06_across_models": (),
 }
 #: Entries of the results folder that are no chapter's result: the executed notebooks, the
-#: caches (resumed on their own), the staged book and the run's own records.
+#: caches (resumed on their own; so is any folder named ``cache`` deeper down), the staged
+#: book and the run's own records.
 NOT_RESULTS: tuple[str, ...] = ("notebooks", "cache", "book_src", "run_info.json")
 SUMMARY_FILE = "summary.json"
 
@@ -72,7 +73,8 @@ def result_hashes(results_dir: str | Path) -> dict[str, str]:
         return found
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if not path.is_file() or relative.parts[0] in NOT_RESULTS or ".tmp" in path.name:
+        skipped = relative.parts[0] in NOT_RESULTS or "cache" in relative.parts[:-1]
+        if not path.is_file() or skipped or ".tmp" in path.name:
             continue
         if relative.as_posix() == SUMMARY_FILE:
             found.update(_summary_hashes(path))

@@ -201,6 +201,8 @@ def test_summary_sections_count_as_results(tmp_path):
     results.write_json(tmp_path / "summary.json", {"schema_version": 4, "cores": {"a": 1}})
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "x.ipynb").write_text("{}")
+    (tmp_path / "models" / "cache").mkdir(parents=True)
+    (tmp_path / "models" / "cache" / "k.nc").write_text("")
     hashes = chapters.result_hashes(tmp_path)
     assert list(hashes) == ["summary.json#cores"]
     results.write_json(tmp_path / "summary.json", {"schema_version": 4, "cores": {"a": 2}})
