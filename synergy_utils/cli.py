@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
         help="override one notebook parameter (repeatable)",
     )
     run.add_argument("--only", action="append", default=None, help="run only this notebook")
+    run.add_argument(
+        "--force",
+        nargs="*",
+        default=None,
+        metavar="CHAPTER",
+        help="re-run these chapters (no name: every chapter) even if they finished with the "
+        "same parameters, inputs and code; by default such chapters are skipped",
+    )
     run.add_argument("--no-book", action="store_true", help="skip building the book")
     run.add_argument("--book-dir", default=None, help="where _build/html goes (default: here)")
     run.add_argument("--project", default=".", help="project folder (holds notebooks/, book/)")
@@ -155,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             book_dir=args.book_dir,
             progress=not args.no_progress,
             command="synergy " + shlex.join(argv if argv is not None else sys.argv[1:]),
+            force=(args.force or True) if args.force is not None else None,
         )
     except PipelineError as err:
         print(f"synergy: error: {err}", file=sys.stderr)

@@ -4,7 +4,8 @@
 them, with the profile's parameters (``profiles.yml``) plus any ``--set NOTEBOOK.PARAM=VALUE``,
 into ``results/<profile>/notebooks/``; stages exchange files under ``results/<profile>/``; the
 headline numbers land in ``results/<profile>/summary.json``. Every parameter name and type is
-checked against the notebooks before anything runs. Then the book is staged and built.
+checked against the notebooks, and every value against its declared range, before anything
+runs. Then the book is staged and built.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from . import results
+from . import chapters, results
 from .notebooks import declared_parameters
 from .summary import write_section
 
@@ -144,7 +145,8 @@ def parse_set_options(items: list[str]) -> dict[str, dict[str, str]]:
 
 
 def _validate(notebook: str, params: dict[str, Any], declared: dict[str, dict]) -> dict[str, Any]:
-    """Check every name and type of ``params`` against the notebook's declared parameters."""
+    """Check every name, type and declared range of ``params`` against the notebook's
+    declared parameters (:func:`synergy_utils.notebooks.parameter_range`)."""
     checked = {}
     valid = ", ".join(sorted(declared)) or "(none)"
     for name, value in params.items():
@@ -157,6 +159,10 @@ def _validate(notebook: str, params: dict[str, Any], declared: dict[str, dict]) 
             checked[name] = check_value(value, type_name)
         except TypeError as err:
             raise ParameterError(f"{notebook}.{name}: {err}") from None
+        declared_range = declared[name].get("range")
+        problem = declared_range.problem(checked[name]) if declared_range else None
+        if problem:
+            raise ParameterError(f"{notebook}.{name} = {checked[name]!r}: {problem}")
     return checked
 
 
@@ -254,40 +260,100 @@ def _inline_figures() -> Iterator[None]:
             os.environ["MPLBACKEND"] = previous
 
 
-def execute(plan: list[NotebookRun], *, project_dir: Path, progress: bool = True) -> dict:
+def _forced(force: bool | Sequence[str] | None, name: str) -> bool:
+    """``force``: None or False (resume), True or an empty list (every chapter), or names."""
+    if force is None or force is False:
+        return False
+    return force is True or not force or name in force
+
+
+def execute(
+    plan: list[NotebookRun],
+    *,
+    project_dir: Path,
+    progress: bool = False,
+    commit: str | None = None,
+    records: dict[str, dict] | None = None,
+    force: bool | Sequence[str] | None = None,
+    on_record: Callable[[], None] | None = None,
+) -> dict:
     """Run the planned notebooks in order; stop at the first failure.
 
-    Returns per-notebook seconds. Raises :class:`PipelineError` naming the failing notebook,
-    its traceback and the path of the partial executed copy.
+    A chapter whose entry in ``records`` (``run_info.json["chapters"]``, updated in place;
+    ``on_record()`` is called after every change) shows it finished with the same parameters,
+    code version ``commit`` and inputs, with its results and executed copy intact, is skipped
+    (:func:`synergy_utils.chapters.rerun_reason`); ``force`` re-runs every chapter (True) or
+    the named ones. Returns per-notebook seconds (a skipped chapter's from its record).
+    Raises :class:`PipelineError` naming the failing notebook, its traceback and the path of
+    the partial executed copy.
     """
+    records = {} if records is None else records
+    seconds: dict[str, float] = {}
+    out = plan[0].output.parent.parent if plan else project_dir
+    for index, item in enumerate(plan, start=1):
+        current = chapters.result_hashes(out)
+        earlier = [records[p.name] for p in plan[: index - 1] if p.name in records]
+        inputs = chapters.chapter_inputs(item.name, current, earlier)
+        record = records.get(item.name)
+        reason = "forced" if _forced(force, item.name) else None
+        reason = reason or chapters.rerun_reason(
+            record, item.parameters, commit, inputs, current, item.output
+        )
+        if reason is None:
+            seconds[item.name] = record.get("seconds")
+            print(f"[{index}/{len(plan)}] {item.name}  unchanged since it finished: skipped")
+            continue
+        if record and reason not in ("not run before", "forced"):
+            print(f"[{index}/{len(plan)}] {item.name}  runs again: {reason}", flush=True)
+        records[item.name] = chapters.chapter_record("running", item.parameters, commit, inputs)
+        if on_record:
+            on_record()
+        try:
+            seconds[item.name] = _execute_one(item, index, len(plan), project_dir, progress)
+        except PipelineError:
+            records[item.name]["status"] = "failed"
+            if on_record:
+                on_record()
+            raise
+        after = chapters.result_hashes(out)
+        kept = {k: after[k] for k in (record or {}).get("outputs", {}) if k in after}
+        outputs = {**kept, **chapters.written(current, after)}
+        records[item.name] = chapters.chapter_record(
+            "finished", item.parameters, commit, inputs, outputs, item.output, seconds[item.name]
+        )
+        if on_record:
+            on_record()
+    return seconds
+
+
+def _execute_one(item: NotebookRun, index: int, total: int, project_dir: Path, progress: bool):
+    """Execute one notebook with papermill; its seconds. Raises :class:`PipelineError`."""
     import papermill
 
-    seconds: dict[str, float] = {}
-    for index, item in enumerate(plan, start=1):
-        item.output.parent.mkdir(parents=True, exist_ok=True)
-        shown = ", ".join(f"{k}={v!r}" for k, v in item.parameters.items() if k != "results_dir")
-        print(f"[{index}/{len(plan)}] {item.name}  ({shown or 'defaults'})", flush=True)
-        start = time.perf_counter()
-        try:
-            with _inline_figures():
-                papermill.execute_notebook(
-                    str(item.source),
-                    str(item.output),
-                    parameters=item.parameters,
-                    cwd=str(project_dir),
-                    progress_bar=progress,
-                    kernel_name="python3",
-                    request_save_on_cell_execute=True,
-                )
-        except Exception as err:  # papermill raises PapermillExecutionError and others
-            raise PipelineError(
-                f"notebook {item.name} failed after {time.perf_counter() - start:.0f} s.\n"
-                f"{_describe_failure(err)}\n"
-                f"Partial output: {item.output}"
-            ) from err
-        seconds[item.name] = round(time.perf_counter() - start, 1)
-        print(f"      done in {seconds[item.name]:.0f} s -> {item.output}", flush=True)
-    return seconds
+    item.output.parent.mkdir(parents=True, exist_ok=True)
+    shown = ", ".join(f"{k}={v!r}" for k, v in item.parameters.items() if k != "results_dir")
+    print(f"[{index}/{total}] {item.name}  ({shown or 'defaults'})", flush=True)
+    start = time.perf_counter()
+    try:
+        with _inline_figures():
+            papermill.execute_notebook(
+                str(item.source),
+                str(item.output),
+                parameters=item.parameters,
+                cwd=str(project_dir),
+                progress_bar=progress,
+                kernel_name="python3",
+                request_save_on_cell_execute=True,
+            )
+    except Exception as err:  # papermill raises PapermillExecutionError and others
+        raise PipelineError(
+            f"notebook {item.name} failed after {time.perf_counter() - start:.0f} s.\n"
+            f"{_describe_failure(err)}\n"
+            f"Partial output: {item.output}"
+        ) from err
+    elapsed = round(time.perf_counter() - start, 1)
+    print(f"      done in {elapsed:.0f} s -> {item.output}", flush=True)
+    return elapsed
 
 
 def run_pipeline(
@@ -300,12 +366,15 @@ def run_pipeline(
     only: list[str] | None = None,
     build: bool = True,
     book_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool = False,
     command: str | None = None,
+    force: bool | Sequence[str] | None = None,
 ) -> dict:
     """Validate, run the notebooks, write ``summary.json`` provenance, and build the book.
 
-    Returns the run's information (also written to ``results_dir/run_info.json``).
+    Chapters that finished earlier in the same results folder with the same parameters,
+    code and inputs are skipped (:func:`execute`); ``force`` re-runs all (True) or the named
+    ones. Returns the run's information (also written to ``results_dir/run_info.json``).
     """
     project_dir = Path(project_dir).resolve()
     plan = plan_run(
@@ -316,6 +385,13 @@ def run_pipeline(
         overrides=overrides,
         only=only,
     )
+    if force not in (None, True, False):
+        unknown = sorted(set(force) - {item.name for item in plan})
+        if unknown:
+            raise ParameterError(
+                f"--force names chapter(s) {unknown} that this run does not run; "
+                f"chapters: {', '.join(item.name for item in plan)}"
+            )
     out = plan[0].output.parent.parent
     out.mkdir(parents=True, exist_ok=True)
     run_info = {
@@ -328,12 +404,23 @@ def run_pipeline(
         "versions": results.package_versions(),
         "git_commit": results.git_commit(project_dir),
     }
-    earlier = _earlier_run(out) if only else {}
+    earlier = _earlier_run(out)
+    run_info["chapters"] = dict(earlier.get("chapters") or {})
+    if not only:
+        earlier = {}
     if earlier:  # a partial re-run keeps what the earlier run recorded for the other notebooks
         run_info["parameters"] = {**earlier.get("parameters", {}), **run_info["parameters"]}
     results.write_json(out / "run_info.json", run_info)
     try:
-        seconds = execute(plan, project_dir=project_dir, progress=progress)
+        seconds = execute(
+            plan,
+            project_dir=project_dir,
+            progress=progress,
+            commit=run_info["git_commit"],
+            records=run_info["chapters"],
+            force=force,
+            on_record=lambda: results.write_json(out / "run_info.json", run_info),
+        )
         run_info["seconds"] = {**earlier.get("seconds", {}), **seconds}
         run_info["status"] = "finished"
     except PipelineError:
@@ -342,7 +429,7 @@ def run_pipeline(
     finally:
         run_info["end"] = results.now_iso()
         results.write_json(out / "run_info.json", run_info)
-        write_section(out, "provenance", run_info)
+        write_section(out, "provenance", {k: v for k, v in run_info.items() if k != "chapters"})
     if build:
         build_from_results(plan, run_info, project_dir=project_dir, book_dir=book_dir)
     return run_info

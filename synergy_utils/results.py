@@ -7,6 +7,7 @@ its headline numbers go to ``summary.json`` through :mod:`synergy_utils.summary`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -52,7 +53,9 @@ def package_versions(names: tuple[str, ...] = _TRACKED_PACKAGES) -> dict[str, st
 
 
 def git_commit(path: str | os.PathLike | None = None) -> str | None:
-    """The commit of the checkout holding ``path`` (``+dirty`` if it has changes), or None."""
+    """The commit of the checkout holding ``path``, or None. A checkout with uncommitted
+    changes to tracked files gets ``+dirty.<hash>``, the hash (12 hex digits) of those changes,
+    so that two different edits of the same commit never pass for the same code."""
     cwd = Path(path) if path else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -65,9 +68,31 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
             text=True,
             check=True,
         ).stdout.strip()
+        diff = (
+            subprocess.run(
+                ["git", "diff", "HEAD", "--binary"], cwd=cwd, capture_output=True, check=True
+            ).stdout
+            if status
+            else b""
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
-    return commit + ("+dirty" if status else "")
+    return commit + (f"+dirty.{hashlib.sha256(diff).hexdigest()[:12]}" if status else "")
+
+
+def finished_with(
+    record: Mapping[str, Any], parameters: Any, commit: str | None, model: str | None = None
+) -> bool:
+    """Whether a recorded run (a ``run_info.json``, or one chapter's entry in it) finished
+    with these parameters, this code (``git_commit``) and, when given, this model: the test
+    by which ``synergy sweep`` skips a run and ``synergy run`` a chapter."""
+    plain = json.loads(json.dumps(to_jsonable(parameters)))
+    return (
+        record.get("status") == "finished"
+        and record.get("parameters") == plain
+        and (model is None or record.get("model") == model)
+        and record.get("git_commit") == commit
+    )
 
 
 def provenance(**parameters: Any) -> dict[str, Any]:

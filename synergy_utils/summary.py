@@ -51,14 +51,6 @@ class Estimate:
         return self.ci_low is not None and self.ci_high is not None
 
 
-@dataclass
-class LevelEstimate:
-    """One level of a sweep: the mean and its ``[low, high]`` interval."""
-
-    mean: Number
-    ci: list[Number]
-
-
 Provenance = dict[str, Any]
 
 
@@ -494,6 +486,24 @@ class Universality:
     holds: dict[str, int]  #: redundancy -> families where claim 1 is supported
     counter_examples: list[str] = field(default_factory=list)  #: families refuting it
     families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
+
+
+@dataclass
+class UniversalityEvidence:
+    """What the universality rule read (the counts of :class:`Universality`)."""
+
+    statement: str  #: "holds in k of n families under MMI, j under CCS"
+    n_families: int
+    holds: dict[str, int]  #: redundancy -> families where claim 1 is supported
+    counter_examples: list[str] = field(default_factory=list)  #: families refuting it
+    families: dict[str, dict[str, str]] = field(default_factory=dict)  #: family -> verdicts
+
+
+@dataclass
+class UniversalityAssessment(Assessment):
+    """The universality verdict (``synergy_utils.report.claims.universality.assess``)."""
+
+    evidence: UniversalityEvidence | None = None
 
 
 @dataclass

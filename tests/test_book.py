@@ -323,7 +323,11 @@ def test_reproducibility_box_commands_are_valid_shell_with_every_parameter():
     assert "--out" in words and "/tmp/run x/results" in words
     assert words[-1] == "02_extraction.n_prompts=6"
     pm = shlex.split(papermill_cmd.replace("\\\n", " "))
-    assert pm[:3] == ["papermill", "notebooks/02_extraction.ipynb", "/tmp/02_extraction.ipynb"]
+    assert pm[:3] == [
+        "papermill",
+        "notebooks/02_extraction.ipynb",
+        "/tmp/run x/results/notebooks/02_extraction.ipynb",
+    ]
     pairs = {pm[i + 1]: pm[i + 2] for i, w in enumerate(pm) if w == "-p"}
     assert pairs == {
         "seed": "1",
@@ -335,6 +339,17 @@ def test_reproducibility_box_commands_are_valid_shell_with_every_parameter():
     # the default results folder needs no --out
     default = runinfo.rerun_commands("02_extraction", {"results_dir": "/r/results/full"}, "full")[0]
     assert "--out" not in default
+
+
+def test_the_box_prints_no_machine_path():
+    params = {"seed": 1, "results_dir": "/tmp/run x/results"}
+    box = runinfo.reproducibility_box("02_extraction", RUN_INFO, params, 3.0)
+    assert "/tmp" not in box and "results_dir = 'results/quick'" in box
+    assert "notebooks/02_extraction.ipynb results/quick/notebooks/02_extraction.ipynb" in box
+    relative = runinfo.reproducibility_box(
+        "02_extraction", RUN_INFO, {"results_dir": "results/tau2"}, 3.0
+    )
+    assert "--out results/tau2" in relative
 
 
 def test_box_goes_after_the_title_once_and_parameter_cells_are_hidden():

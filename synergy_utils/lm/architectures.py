@@ -203,7 +203,7 @@ def model_overview(model: nn.Module, tokenizer: Any) -> dict[str, Any]:
 # A *node* is one unit whose per-token activity is recorded as a time series. Attention heads
 # (the table above) are the reference; two more kinds are read from the table below. Each row
 # names where the kind lives in one family, so supporting a family is one row again. Neither
-# kind has been checked on real weights (none can be downloaded on the project machines); the
+# kind has been checked on real weights (none was available offline); the
 # tests check them on tiny random configurations against an independent recomputation.
 
 #: Kinds of node: attention heads, routed experts of mixture-of-experts blocks, and heads of

@@ -208,14 +208,7 @@ def greedy_decode(
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     device = _model_device(model)
     n_rows = len(prompt_ids)
-    width = max(len(ids) for ids in prompt_ids)
-    input_ids = torch.full((n_rows, width), pad_token_id, dtype=torch.long, device=device)
-    attention_mask = torch.zeros((n_rows, width), dtype=torch.long, device=device)
-    for row, ids in enumerate(prompt_ids):
-        if len(ids) == 0:
-            raise ValueError(f"prompt {row} has no tokens")
-        input_ids[row, width - len(ids) :] = torch.as_tensor(list(ids), device=device)
-        attention_mask[row, width - len(ids) :] = 1
+    input_ids, attention_mask = _left_pad(prompt_ids, pad_token_id, device)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
 
     parameters = _forward_parameters(model)
@@ -268,10 +261,32 @@ def greedy_decode(
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones((n_rows, 1))], dim=1)
         step_positions = step_positions[:, -1:] + 1
 
+    return _decode_result(generated, stop_step, eos_step, n_steps)
+
+
+def _left_pad(
+    prompt_ids: Sequence[Sequence[int]], pad_token_id: int, device: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ``(input_ids, attention_mask)``, both (n_prompts, longest prompt)."""
+    n_rows, width = len(prompt_ids), max(len(ids) for ids in prompt_ids)
+    input_ids = torch.full((n_rows, width), pad_token_id, dtype=torch.long, device=device)
+    attention_mask = torch.zeros((n_rows, width), dtype=torch.long, device=device)
+    for row, ids in enumerate(prompt_ids):
+        if len(ids) == 0:
+            raise ValueError(f"prompt {row} has no tokens")
+        input_ids[row, width - len(ids) :] = torch.as_tensor(list(ids), device=device)
+        attention_mask[row, width - len(ids) :] = 1
+    return input_ids, attention_mask
+
+
+def _decode_result(
+    generated: torch.Tensor, stop_step: torch.Tensor, eos_step: torch.Tensor, n_steps: int
+) -> DecodeResult:
+    """The decoded tokens of each prompt, cut after its EOS when it stopped there."""
     generated_list, stops = [], []
     stop_cpu = stop_step.cpu().tolist()
     gen_cpu = generated.cpu().tolist()
-    for row in range(n_rows):
+    for row in range(len(gen_cpu)):
         stop = stop_cpu[row] if stop_cpu[row] >= 0 else None
         stops.append(stop)
         generated_list.append(gen_cpu[row][: (stop + 1 if stop is not None else n_steps)])

@@ -254,7 +254,7 @@ def record_head_series(
     template: str = "auto",
     batch_size: int = 8,
     cache_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool = False,
     stop_at_eos: bool = False,
     seed: int = 0,
     nodes: str = "attention",
@@ -297,12 +297,7 @@ def record_head_series(
         max_new_tokens, n_layers, n_heads), float32.
     """
     layout = _recorded_layout(model, nodes, reduction)  # fails early for an unsupported family
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_settings(reduction, max_new_tokens, batch_size)
     texts, categories = _split_prompts(prompts)
     kind = resolve_template(tokenizer, template)
     prompt_ids = [render_prompt(tokenizer, text, kind) for text in texts]
@@ -364,6 +359,16 @@ def record_head_series(
         metadata=metadata,
         prompt_lengths=np.array([r.prompt_length for r in done], dtype=np.int64),
     )
+
+
+def _check_settings(reduction: str, max_new_tokens: int, batch_size: int) -> None:
+    """Raise ``ValueError`` for an unknown reduction or a size that is not a positive int."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
 def _recorded_layout(model: nn.Module, nodes: str, reduction: str) -> HeadLayout:

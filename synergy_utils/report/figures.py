@@ -162,7 +162,7 @@ def plot_autocorrelation_by_layer(series, ax=None, seed: int = 0):
 # --- synergistic cores ------------------------------------------------------------------
 
 
-def plot_gradient_heatmap(gradient, method: str = "luppi", ax=None):
+def plot_gradient_heatmap(gradient, gradient_method: str = "luppi", ax=None):
     """Layer x head heatmap of the synergy–redundancy gradient (rank units, 0 = neutral)."""
 
     gradient = np.asarray(gradient, dtype=float)
@@ -186,7 +186,7 @@ def plot_gradient_heatmap(gradient, method: str = "luppi", ax=None):
     ax.grid(False)
     ax.set_xlabel("head index")
     ax.set_ylabel("layer index (0 = first)")
-    ax.set_title(f"Synergy–redundancy gradient ({method})")
+    ax.set_title(f"Synergy–redundancy gradient ({gradient_method})")
     fig.colorbar(image, ax=ax, label="gradient (rank units; > 0 synergistic)")
     return fig
 

@@ -11,8 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..stages.ablation import KL_LABELS, RANDOM, named_orders, random_orders
-from ..stages.ablation_orders import order_role
+from ..stages.ablation_orders import KL_LABELS, RANDOM, named_orders, order_role, random_orders
 from ..stats.resampling import bootstrap_indices, percentile_interval
 from .figures import colors, use_style
 

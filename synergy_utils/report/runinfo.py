@@ -128,10 +128,15 @@ def rerun_commands(name: str, params: Mapping[str, Any], profile: str) -> tuple[
     words.append(f"--set {name}.{key}={shlex.quote(str(value))}")
     synergy = _continued(words)
     papermill = _continued(
-        [f"papermill notebooks/{name}.ipynb /tmp/{name}.ipynb"]
+        [f"papermill notebooks/{name}.ipynb {shlex.quote(_executed_copy(name, params, profile))}"]
         + [_papermill_arg(k, v) for k, v in params.items()]
     )
     return synergy, papermill
+
+
+def _executed_copy(name: str, params: Mapping[str, Any], profile: str) -> str:
+    """Where the papermill command writes its executed copy: the run's notebooks folder."""
+    return f"{params.get('results_dir') or f'results/{profile}'}/notebooks/{name}.ipynb"
 
 
 def compact_parameters(params: Mapping[str, Any], limit: int = 60) -> str:
@@ -145,15 +150,29 @@ def compact_parameters(params: Mapping[str, Any], limit: int = 60) -> str:
     return " · ".join(parts) if parts else "none (the notebook's defaults)"
 
 
+def shown_results_dir(results_dir: Any, profile: str) -> Any:
+    """The results folder as the book prints it: relative to the repository. A run whose
+    results lay outside the repository (an absolute path, e.g. a temporary folder) is shown
+    as the profile's default folder ``results/<profile>``, where a reader's own run puts
+    them; anything that is not a path string is returned unchanged."""
+    if isinstance(results_dir, str) and Path(results_dir).is_absolute():
+        return f"results/{profile}"
+    return results_dir
+
+
 def reproducibility_box(
     name: str, run_info: Mapping[str, Any], params: Mapping[str, Any], run_time: float | None
 ) -> str:
     """MyST Markdown of the box put under a notebook's title.
 
     Visible: profile, model, run time, commit and the parameters in one line each; folded:
-    the parameters as code and the commands to re-run the notebook with other values.
+    the parameters as code and the commands to re-run the notebook with other values. Paths
+    are printed relative to the repository (:func:`shown_results_dir`).
     """
     profile = run_profile(run_info)
+    params = dict(params)
+    if "results_dir" in params:
+        params["results_dir"] = shown_results_dir(params["results_dir"], profile)
     if "model_name" in params:
         model = model_label(params["model_name"])
     else:

@@ -22,6 +22,7 @@ from .claims import (
 )
 from .claims.ablation import ablation_estimate, ratios_verdict
 from .verdicts import (
+    AUTOCORRELATION_TRACKING_R,
     MISSING,
     NOT_SUPPORTED,
     SUPPORTED,
@@ -363,7 +364,7 @@ def _control_rows(cores: Cores) -> list[dict[str, Any]]:
             None,
             (
                 "synergy largely tracks each head's autocorrelation"
-                if finite(b.pair_pearson) and b.pair_pearson > 0.7
+                if finite(b.pair_pearson) and b.pair_pearson > AUTOCORRELATION_TRACKING_R
                 else "synergy not mainly autocorrelation"
             )
             + f"; observed / baseline = {fmt_number(b.ratio)}",

@@ -75,13 +75,21 @@ def ci_reading(ci_low: Any, ci_high: Any) -> str:
 # --------------------------------------------------------------------------------------
 
 
+#: Synergy–redundancy correlation across heads: above this it reads "positive", below its
+#: negative "negative", in between "weak" (Pearson r; a moderate correlation by convention).
+SYN_RED_CORRELATION = 0.3
+#: Pearson r between pair ``sts`` and the independent baseline ``2·min(a_x, a_y)`` above which
+#: synergy "largely tracks each head's autocorrelation" (half the variance or more).
+AUTOCORRELATION_TRACKING_R = 0.7
+
+
 def syn_red_reading(r: Any) -> str:
     """What the synergy–redundancy correlation across heads says."""
     if not finite(r):
         return MISSING
-    if r > 0.3:
+    if r > SYN_RED_CORRELATION:
         return "positive: the same heads score high on both (unlike the brain)"
-    if r < -0.3:
+    if r < -SYN_RED_CORRELATION:
         return "negative: brain-like opposition of synergy and redundancy"
     return "weak: synergy and redundancy rank heads almost independently"
 

@@ -52,21 +52,18 @@ from .ablation_accuracy import (  # noqa: F401  (re-exported: the stage's public
     reply_agreement,
 )
 from .ablation_orders import (  # noqa: F401
+    KL_LABELS,
     ORDER_DESCRIPTIONS,
+    RANDOM,
     RANDOM_PREFIX,
     check_order_scores,
     head_orders,
+    named_orders,
     order_role,
     order_scores,
+    random_orders,
     rank_agreement,
 )
-
-KL_LABELS: dict[str, str] = {
-    "kl_clean_ablated": "KL(clean ‖ ablated)",
-    "kl_ablated_clean": "KL(ablated ‖ clean)",
-}
-#: The pooled random orders in comparisons and tables.
-RANDOM = "random"
 
 
 def removal_counts(
@@ -270,14 +267,6 @@ def check_disjoint(ranking: Sequence[str], ablation: Sequence[str]) -> None:
         raise ValueError(
             f"{len(overlap)} ablation prompt(s) are also ranking prompts, e.g. {overlap[0]!r}"
         )
-
-
-def random_orders(curves: xr.Dataset) -> list[str]:
-    return [str(o) for o in curves["order"].values if str(o).startswith(RANDOM_PREFIX)]
-
-
-def named_orders(curves: xr.Dataset) -> list[str]:
-    return [str(o) for o in curves["order"].values if not str(o).startswith(RANDOM_PREFIX)]
 
 
 def curve_auc(curves: xr.Dataset, metric: str = "kl_clean_ablated") -> xr.DataArray:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ import pandas as pd
 from ..phiid import self_information
 from ..results import netcdf_engine
 from .cores import synergy_gradient
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: What each named order ranks heads by (higher removed first).
 ORDER_DESCRIPTIONS: dict[str, str] = {
@@ -59,6 +62,23 @@ ORDER_ROLES: dict[str, str] = {
     "random": "random",
 }
 RANDOM_PREFIX = "random_"
+#: The pooled random orders in comparisons and tables.
+RANDOM = "random"
+#: Readable name of each direction of the KL divergence between clean and ablated outputs.
+KL_LABELS: dict[str, str] = {
+    "kl_clean_ablated": "KL(clean ‖ ablated)",
+    "kl_ablated_clean": "KL(ablated ‖ clean)",
+}
+
+
+def random_orders(curves: xr.Dataset) -> list[str]:
+    """Names of the seeded random orders (``random_k``) of ablation curves."""
+    return [str(o) for o in curves["order"].values if str(o).startswith(RANDOM_PREFIX)]
+
+
+def named_orders(curves: xr.Dataset) -> list[str]:
+    """Names of the orders of ablation curves that are not seeded random orders."""
+    return [str(o) for o in curves["order"].values if not str(o).startswith(RANDOM_PREFIX)]
 
 
 def order_role(name: str) -> str:

@@ -3,7 +3,7 @@
 Inputs are ``levels`` (K,) increasing values of the control parameter (e.g. task difficulty)
 and ``values`` (K, N): one value per level and item, NaN for a missing item. A logistic
 (baseline, amplitude, midpoint, width) and a line are fitted by least squares and compared by
-BIC; :func:`bootstrap_logistic` resamples items within levels for intervals.
+BIC.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from .resampling import CI_LEVEL, percentile_interval, wilson_interval
 
@@ -202,86 +202,6 @@ def fit_linear(levels: Sequence[float], values: Any) -> dict[str, Any]:
         "params": {"intercept": float(intercept), "slope": float(slope)},
         "jump": float(slope * (x[-1] - x[0])),
         **_information(within + between, int(counts.sum()), 3),
-    }
-
-
-def compare_fits(levels: Sequence[float], values: Any) -> dict[str, Any]:
-    """Logistic vs straight line: both fits, ΔBIC and ΔAIC (line minus logistic; positive
-    favours the logistic) and an approximate F-test of the two extra parameters (the line is
-    the logistic's wide-width limit, so nesting holds only approximately)."""
-    logi, line = fit_logistic(levels, values), fit_linear(levels, values)
-    n = logi["n"]
-    df_num, df_den = 2, n - 4
-    if df_den > 0 and logi["rss"] > 0:
-        f_stat = max(0.0, (line["rss"] - logi["rss"]) / df_num / (logi["rss"] / df_den))
-        p_value = float(stats.f.sf(f_stat, df_num, df_den))
-    else:
-        f_stat, p_value = float("nan"), float("nan")
-    return {
-        "logistic": logi,
-        "linear": line,
-        "delta_bic": line["bic"] - logi["bic"],
-        "delta_aic": line["aic"] - logi["aic"],
-        "f_test": {"f": f_stat, "df": [df_num, df_den], "p_value": p_value},
-    }
-
-
-def bootstrap_logistic(
-    levels: Sequence[float],
-    values: Any,
-    n_bootstrap: int = 1000,
-    ci_level: float = CI_LEVEL,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Bootstrap the logistic fit, resampling prompts with replacement within each level.
-
-    Returns the samples (``midpoint``, ``width``, ``jump``, each (n_bootstrap,)) and their
-    percentile CIs (``midpoint_ci``, ``width_ci``, ``jump_ci``).
-    """
-    x, y = _as_level_table(levels, values)
-    rng = np.random.default_rng(seed)
-    rows = [row[np.isfinite(row)] for row in y]
-    keep = np.array([r.size > 0 for r in rows])
-    xk = x[keep]
-    counts = np.array([r.size for r in rows if r.size], dtype=float)
-    samples = {k: np.full(n_bootstrap, np.nan) for k in ("midpoint", "width", "jump")}
-    for b in range(n_bootstrap):
-        means = np.array([r[rng.integers(0, r.size, r.size)].mean() for r in rows if r.size])
-        params, _ = _logistic_on_means(xk, means, counts)
-        samples["midpoint"][b], samples["width"][b] = params[2], params[3]
-        ends = logistic(np.array([x[0], x[-1]]), *params)
-        samples["jump"][b] = ends[1] - ends[0]
-    out: dict[str, Any] = {"n_bootstrap": n_bootstrap, "ci_level": ci_level, "samples": samples}
-    for key, draws in samples.items():
-        out[f"{key}_ci"] = [float(v) for v in percentile_interval(draws, ci_level)]
-    return out
-
-
-def fit_transition(
-    levels: Sequence[float],
-    values: Any,
-    n_bootstrap: int = 1000,
-    ci_level: float = CI_LEVEL,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Logistic vs line (:func:`compare_fits`) plus bootstrap CIs of midpoint, width, jump.
-
-    Args:
-        levels: (K,) increasing difficulty levels.
-        values: (K, N) order parameter per level and prompt (NaN = missing).
-    """
-    x, _ = _as_level_table(levels, values)
-    comparison = compare_fits(levels, values)
-    boot = bootstrap_logistic(levels, values, n_bootstrap, ci_level, seed)
-    params = comparison["logistic"]["params"]
-    return {
-        "levels": x.tolist(),
-        **comparison,
-        "midpoint": {"value": params["midpoint"], "ci": boot["midpoint_ci"]},
-        "width": {"value": params["width"], "ci": boot["width_ci"]},
-        "jump": {"value": comparison["logistic"]["jump"], "ci": boot["jump_ci"]},
-        "n_bootstrap": n_bootstrap,
-        "ci_level": ci_level,
     }
 
 

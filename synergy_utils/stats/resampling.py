@@ -72,16 +72,6 @@ def interval(value: float, ci: Any) -> dict[str, float]:
     return {"value": float(value), "ci_low": float(ci[0]), "ci_high": float(ci[1])}
 
 
-def bootstrap_mean(values: Any, n_bootstrap: int = 1000, ci_level: float = CI_LEVEL, seed: Any = 0):
-    """Mean of 1-D ``values`` (NaN dropped) with a percentile bootstrap interval."""
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}
-    means = x[bootstrap_indices(x.size, n_bootstrap, seed)].mean(axis=1)
-    return interval(x.mean(), percentile_interval(means, ci_level))
-
-
 def wilson_interval(successes: float, n: int, ci_level: float = CI_LEVEL) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion ``successes / n`` ((NaN, NaN) for n = 0).
 

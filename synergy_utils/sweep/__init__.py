@@ -85,6 +85,7 @@ def _submit_all(
     progress: bool,
     dashboard_address: str | None,
     command: str | None,
+    force: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Run ``todo`` on the cluster, one task per run; the records by run id."""
     from distributed import as_completed
@@ -101,7 +102,9 @@ def _submit_all(
         futures = {
             client.submit(
                 execute_run,
-                RunTask(run, spec.profile, spec.project_dir, spec.retries, env, gpus, command),
+                RunTask(
+                    run, spec.profile, spec.project_dir, spec.retries, env, gpus, command, force
+                ),
                 key=f"synergy-run-{run.run_id}-{token}",
                 resources=resources,
                 pure=False,
@@ -130,7 +133,7 @@ def run_sweep(
     n_workers: int | None = None,
     n_gpus: int | None = None,
     force: bool = False,
-    progress: bool = True,
+    progress: bool = False,
     dashboard_address: str | None = ":8787",
     command: str | None = None,
 ) -> SweepResult:
@@ -170,6 +173,7 @@ def run_sweep(
                 progress=progress,
                 dashboard_address=dashboard_address,
                 command=command,
+                force=force,
             )
         )
     ordered = [records[run.run_id] for run in runs]

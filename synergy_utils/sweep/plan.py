@@ -234,13 +234,11 @@ def plan_sweep(spec: SweepSpec) -> list[SweepRun]:
 # --- resumption ------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(results.to_jsonable(value)))
-
-
 def finished_run(run: SweepRun, commit: str | None) -> bool:
     """Whether ``run`` already finished: its ``run_info.json`` says ``finished`` and records
-    the same parameters (model and seed included), model and git commit."""
+    the same parameters (model and seed included), model and git commit
+    (:func:`synergy_utils.results.finished_with`, the test ``synergy run`` applies to each
+    chapter)."""
     path = run.results_dir / "run_info.json"
     if not path.exists():
         return False
@@ -248,9 +246,4 @@ def finished_run(run: SweepRun, commit: str | None) -> bool:
         info = results.read_json(path)
     except (OSError, ValueError):
         return False
-    return (
-        info.get("status") == "finished"
-        and info.get("parameters") == _plain(run.parameters)
-        and (run.model is None or info.get("model") == run.model)
-        and info.get("git_commit") == commit
-    )
+    return results.finished_with(info, run.parameters, commit, run.model)

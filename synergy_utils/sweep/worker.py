@@ -42,6 +42,7 @@ class RunTask:
     env: dict[str, str]
     gpus: tuple[str, ...] = ()  #: the LocalCluster's GPUs, one per worker (empty: leave as is)
     command: str | None = None
+    force: bool = False  #: re-run every chapter (else finished chapters are skipped)
 
 
 def kernel_start_failure(err: BaseException) -> str | None:
@@ -137,6 +138,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
                     build=False,
                     progress=False,
                     command=task.command,
+                    force=True if task.force and attempt == 1 else None,
                 )
             except Exception as err:  # noqa: BLE001 - a failed run is a record, not a crash
                 reason = kernel_start_failure(err)

@@ -2,8 +2,11 @@
 
 The preprint says its picture holds "across multiple LLM architectures". The cross-model
 chapter judges claim 1 on every model with the same rule (:func:`.core.core_verdict`, under
-MMI and under CCS redundancy); :func:`universality` turns those verdicts into one statement,
-"holds in k of n families under MMI, j under CCS", and a verdict:
+MMI and under CCS redundancy); :func:`assess` turns those verdicts into one statement,
+"holds in k of n families under MMI, j under CCS", and a verdict (an
+:class:`~synergy_utils.summary.UniversalityAssessment`, worded by :func:`paragraph`;
+:func:`universality` is the same verdict in the layout of ``summary.json``'s ``models``
+section):
 
 * **supported**: at least :data:`MIN_FAMILIES` families, and claim 1 is supported in every
   family under both redundancy functions;
@@ -30,6 +33,8 @@ from ...summary import (
     Models,
     ModelStudy,
     Universality,
+    UniversalityAssessment,
+    UniversalityEvidence,
 )
 
 #: Fewest distinct families for a claim about architectures in general.
@@ -66,7 +71,7 @@ def family_verdict(verdicts: Sequence[str]) -> str:
     return INCONCLUSIVE
 
 
-def universality(models: Sequence[ModelVerdicts]) -> Universality:
+def assess(models: Sequence[ModelVerdicts]) -> UniversalityAssessment:
     """Apply :data:`UNIVERSALITY_RULE` to the claim-1 verdicts of several models."""
     by_family: dict[str, list[ModelVerdicts]] = {}
     for entry in models:
@@ -97,21 +102,39 @@ def universality(models: Sequence[ModelVerdicts]) -> Universality:
         open_families = [f for f, v in families.items() if any(x != SUPPORTED for x in v.values())]
         verdict = INCONCLUSIVE
         reason = f"undecided or split between MMI and CCS in {', '.join(open_families)}"
+    evidence = UniversalityEvidence(statement, n, holds, counter, families)
+    return UniversalityAssessment(verdict, reason, UNIVERSALITY_RULE, evidence)
+
+
+def paragraph(assessment: UniversalityAssessment) -> str:
+    """One sentence for the landing page and the chapter: the statement, verdict, reason."""
+    statement = assessment.evidence.statement if assessment.evidence else "was not assessed"
+    return f"Claim 1 {statement}: **{assessment.verdict}** ({assessment.reason})."
+
+
+def universality(models: Sequence[ModelVerdicts]) -> Universality:
+    """:func:`assess` in the layout of the ``models`` section of ``summary.json``."""
+    result = assess(models)
+    ev = result.evidence
     return Universality(
-        verdict=verdict,
-        statement=statement,
-        reason=reason,
-        rule=UNIVERSALITY_RULE,
-        n_families=n,
-        holds=holds,
-        counter_examples=counter,
-        families=families,
+        verdict=result.verdict,
+        statement=ev.statement,
+        reason=result.reason,
+        rule=result.rule,
+        n_families=ev.n_families,
+        holds=ev.holds,
+        counter_examples=ev.counter_examples,
+        families=ev.families,
     )
 
 
 def universality_sentence(result: Universality) -> str:
-    """One sentence for the landing page and the chapter."""
-    return f"Claim 1 {result.statement}: **{result.verdict}** ({result.reason})."
+    """One sentence for the landing page and the chapter (:func:`paragraph` of the stored
+    section)."""
+    evidence = UniversalityEvidence(
+        result.statement, result.n_families, result.holds, result.counter_examples, result.families
+    )
+    return paragraph(UniversalityAssessment(result.verdict, result.reason, result.rule, evidence))
 
 
 def model_verdicts(study: ModelStudy) -> ModelVerdicts:

@@ -1,0 +1,68 @@
+"""One claim interface: every module registered in ``report.claims.CLAIMS`` assesses into an
+``Assessment`` with a valid verdict, words it in a paragraph that names the verdict, and
+round-trips through the ``summary.json`` codec.
+
+A claim module joins by registering itself in ``CLAIMS`` and adding a function to
+:data:`EXAMPLES` here that returns example assessments from its own ``assess(...)``: one per
+verdict the rule can give, from small inputs of known truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+from synergy_utils.report.claims import CLAIMS
+from synergy_utils.results import read_json, write_json
+from synergy_utils.schema import from_dict, to_dict
+from synergy_utils.summary import VERDICTS, Assessment
+
+
+def _universality_examples() -> list[Assessment]:
+    from synergy_utils.report.claims.universality import ModelVerdicts, assess
+    from synergy_utils.summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+
+    def models(*rows):
+        return [ModelVerdicts(m, f, {"mmi": a, "ccs": b}) for m, f, a, b in rows]
+
+    return [
+        assess(models(("a", "llama", SUPPORTED, SUPPORTED), ("b", "qwen2", SUPPORTED, SUPPORTED))),
+        assess(
+            models(
+                ("a", "llama", SUPPORTED, SUPPORTED), ("b", "gemma3", NOT_SUPPORTED, NOT_SUPPORTED)
+            )
+        ),  # fmt: skip
+        assess(models(("a", "llama", SUPPORTED, INCONCLUSIVE))),
+    ]
+
+
+#: Claim name -> example assessments, from the claim's own ``assess``.
+EXAMPLES: dict[str, Callable[[], list[Assessment]]] = {
+    "universality": _universality_examples,
+}
+
+
+def test_every_registered_claim_has_examples():
+    assert set(CLAIMS) == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(CLAIMS))
+def test_a_claim_assesses_words_and_round_trips(name, tmp_path):
+    module = CLAIMS[name]
+    assert callable(module.assess) and callable(module.paragraph)
+    examples = EXAMPLES[name]()
+    assert examples, f"{name}: no example assessment"
+    for i, assessment in enumerate(examples):
+        assert isinstance(assessment, Assessment), type(assessment)
+        assert assessment.verdict in VERDICTS, assessment.verdict
+        assert assessment.reason and assessment.rule
+        text = module.paragraph(assessment)
+        assert isinstance(text, str) and assessment.verdict in text, text
+        path = write_json(tmp_path / f"{name}_{i}.json", {"assessment": to_dict(assessment)})
+        back = from_dict(type(assessment), read_json(path)["assessment"], name)
+        assert dataclasses.asdict(back) == dataclasses.asdict(assessment)
+        assert module.paragraph(back) == text
+    verdicts = {a.verdict for a in examples}
+    assert len(verdicts) > 1 or len(examples) == 1, f"{name}: the examples give one verdict"
