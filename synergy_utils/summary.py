@@ -341,14 +341,13 @@ class CoreEvidence:
 
 
 @dataclass
-class CoreAssessment:
-    """The claim-1 verdict under one redundancy function, its reason and its evidence."""
+class CoreAssessment(Assessment):
+    """The claim-1 verdict under one redundancy function, its reason and its evidence;
+    ``reference`` is the per-pair core (nats) the rule must be able to see before it says
+    "not supported"."""
 
-    verdict: str
-    reason: str
-    rule: str
-    reference: float
-    evidence: CoreEvidence
+    evidence: CoreEvidence | None = None
+    reference: float = 0.01
 
 
 @dataclass

@@ -38,8 +38,20 @@ def _universality_examples() -> list[Assessment]:
     ]
 
 
+def _core_examples() -> list[Assessment]:
+    from synergy_utils.report.claims.core import assess
+    from synergy_utils.simulation import simulate
+
+    shape = {"n_prompts": 8, "n_steps": 80, "n_layers": 6, "n_heads": 3}
+    return [
+        assess(simulate(name, seed=1, **shape).values, n_surrogates=20, n_bootstrap=200)
+        for name in ("middle_core", "edge_core")
+    ]
+
+
 #: Claim name -> example assessments, from the claim's own ``assess``.
 EXAMPLES: dict[str, Callable[[], list[Assessment]]] = {
+    "core": _core_examples,
     "universality": _universality_examples,
 }
 

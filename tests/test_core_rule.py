@@ -228,7 +228,7 @@ def test_assessment_numbers_and_round_trip(small_assessment):
 
 def test_paragraph_gives_both_nulls_the_mde_and_the_reliability(small_assessment):
     text = core_paragraph(small_assessment)
-    assert small_assessment.verdict.upper() in text and "CI" in text and "surrogates" in text
+    assert f"*{small_assessment.verdict}*" in text and "CI" in text and "surrogates" in text
     assert "prompt-shuffle null" in text and "circular-shift null" in text
     assert "80 % power" in text and "split-half reliability" in text
     assert "rank-gradient" in text

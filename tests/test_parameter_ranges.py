@@ -15,10 +15,6 @@ from synergy_utils.notebooks import RangeSyntaxError, declared_parameters, param
 from .conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-#: Notebooks whose parameter cell does not declare ranges yet, and why.
-PENDING: dict[str, str] = {
-    "03_synergistic_cores": "being rewritten with the claim-1 rule; its ranges come with it",
-}
 
 
 @pytest.mark.parametrize(
@@ -72,9 +68,6 @@ def test_every_parameter_declares_a_range_its_default_fits(path: Path):
         if line.strip() and not line.startswith(("#", " ", "from ", "import "))
     ]
     assert sorted(assigned) == sorted(declared), "a parameter line papermill skipped ('=' twice?)"
-    if path.stem in PENDING:
-        assert any(info["range"] is None for info in declared.values()), "drop it from PENDING"
-        return
     for name, info in declared.items():
         if info["inferred_type_name"] == "bool":
             continue  # the type is the range
@@ -100,12 +93,11 @@ def test_declared_choices_are_the_packages_names():
     assert _choices("05_ablation", "synergy_order") <= orders
 
 
-_PENDING_03 = pytest.mark.xfail(strict=True, reason=PENDING["03_synergistic_cores"])
 BAD_VALUES = [
     ("02_extraction.n_prompts=-3", "[1, 60]"),
-    pytest.param("03_synergistic_cores.tau=0", "[1, inf)", marks=_PENDING_03),
-    pytest.param("03_synergistic_cores.tau=-2", "[1, inf)", marks=_PENDING_03),
-    pytest.param("03_synergistic_cores.n_shuffles=0", "[1, inf)", marks=_PENDING_03),
+    ("03_synergistic_cores.tau=0", "[1, inf)"),
+    ("03_synergistic_cores.tau=-2", "[1, inf)"),
+    ("03_synergistic_cores.n_shuffles=0", "[1, inf)"),
     ("04_phase_transition.tau=-1", "[1, inf)"),
     ("06_across_models.n_shuffles=0", "[1, inf)"),
     ("05_ablation.max_fraction=1.5", "(0, 1]"),

@@ -189,7 +189,7 @@ def core_verdict(evidence: CoreEvidence, reference: float = REFERENCE_EFFECT_NAT
 def judge(evidence: CoreEvidence, reference: float = REFERENCE_EFFECT_NATS) -> CoreAssessment:
     """The :class:`~synergy_utils.summary.CoreAssessment` of stored numbers."""
     verdict, reason = verdict_reason(evidence, reference)
-    return CoreAssessment(verdict, reason, CORE_RULE, float(reference), evidence)
+    return CoreAssessment(verdict, reason, CORE_RULE, evidence, float(reference))
 
 
 def assess_core(
@@ -258,11 +258,19 @@ def _est(test: Test | None, pct: str, units: str = "nats") -> str:
     )
 
 
+def _block_est(test: Test, pct: str) -> str:
+    return (
+        f"{_f(test.value, 4)} nats ({pct} CI {_f(test.ci_low, 4)} to {_f(test.ci_high, 4)}; "
+        f"one-sided p = {_p(test.p)} from the bootstrap standard error)"
+    )
+
+
 def _block_sentence(block: BlockTest, pct: str) -> str:
     label = {"circular": "circular-shift", "shuffle": "prompt-shuffle"}.get(block.null, block.null)
     return (
-        f"Against the {label} null, the adjusted contrast is {_est(block.adjusted_contrast, pct)} "
-        f"per pair (standard error {_f(block.se, 4)}; smallest core detectable with "
+        f"Against the {label} null, the adjusted contrast is "
+        f"{_block_est(block.adjusted_contrast, pct)} per pair (standard error "
+        f"{_f(block.se, 4)}; smallest core detectable with "
         f"{100 * block.power:.0f} % power: {_f(block.mde, 4)} nats per pair); raw, the "
         f"{block.n_middle_pairs} middle–middle pairs carry {_f(block.middle.value, 4)} and the "
         f"{block.n_outer_pairs} outer–outer pairs {_f(block.outer.value, 4)} nats beyond it; "
@@ -277,7 +285,7 @@ def core_paragraph(assessment: CoreAssessment) -> str:
     ev = assessment.evidence
     pct = f"{100 * ev.ci_level:.0f}%"
     parts = [
-        f"Claim 1 (a synergistic core in the middle layers) is {assessment.verdict.upper()} "
+        f"Claim 1 (a synergistic core in the middle layers) is *{assessment.verdict}* "
         f"under {ev.redundancy.upper()} redundancy: {assessment.reason}."
     ]
     parts += [_block_sentence(ev.blocks[name], pct) for name in ("shuffle", "circular")
@@ -320,3 +328,8 @@ def graph_verdict(graphs: Graphs | None) -> str:
     if not any(checks):
         return NOT_SUPPORTED
     return INCONCLUSIVE
+
+
+#: The one claim interface (:data:`synergy_utils.report.claims.CLAIMS`): claim 1.
+assess = assess_core
+paragraph = core_paragraph
