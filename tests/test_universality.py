@@ -83,9 +83,7 @@ def _known_truth(system_of: dict[str, str], seed: int) -> str:
     """Universality verdict over simulated families whose claim-1 truth is known."""
     rows = []
     for family, (n_layers, n_heads) in SHAPES.items():
-        values = simulate(
-            system_of[family], n_layers=n_layers, n_heads=n_heads, seed=seed
-        ).values
+        values = simulate(system_of[family], n_layers=n_layers, n_heads=n_heads, seed=seed).values
         verdicts = {
             r: assess_core(values, redundancy=r, n_shuffles=40, n_bootstrap=300, seed=seed).verdict
             for r in ("mmi", "ccs")
