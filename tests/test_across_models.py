@@ -178,3 +178,32 @@ def _ablation(ratios: dict[str, tuple[float, float, float]]) -> ModelAblation:
 def test_reduced_ablation_uses_the_claim4_rule(ratios, expected):
     assert ratios_verdict(_ablation(ratios)) == expected
     assert ratios_verdict(None) == "not run"
+
+
+def test_the_published_record_table_and_figure(studied):
+    from synergy_utils.report import published
+    from synergy_utils.stages.cores import synergy_gradient
+    from synergy_utils.stages.published import layer_table, profile_statistics
+
+    _, studies, maps, _ = studied
+    table = published.record_table(studies, maps)
+    ours = table[table["source"] == published.THIS_BOOK]
+    assert len(ours) == 2 * len(studies) and set(ours["score"]) == {"raw", "null-corrected"}
+    assert (table["source"] == "pedrou2000/Synergy_Redundancy_LLMs").sum() == 4
+    # the raw row is the published statistic on the model's raw MMI head scores
+    study = studies[0]
+    raw = synergy_gradient(maps[study.name]["sts"].values, maps[study.name]["rtr"].values)
+    layers = [layer for layer in range(study.n_layers) for _ in range(study.n_heads)]
+    expected = profile_statistics(layer_table(layers, raw.reshape(-1)))
+    row = ours[(ours["score"] == "raw")].iloc[0]
+    assert row["middle"] == pytest.approx(expected["top_share_middle"])
+    assert row["quadratic"] == pytest.approx(expected["quadratic"])
+    assert row["window"] == f"0–{100 * max(study.ablation.fractions):.0f} %"
+    assert row["area ratio"] == study.ablation.auc_ratio["random"].value
+    corrected = ours[ours["score"] == "null-corrected"].iloc[0]["claim 1 (MMI / CCS)"]
+    assert corrected.count(" / ") == 1
+    profiles = published.record_profiles(studies, maps)
+    assert len(profiles["published"]) == 10 and len(profiles["raw"]) == len(studies)
+    fig = figures_models.plot_published_record(profiles)
+    assert len(fig.axes) == 2
+    assert "Spearman +0.15 over 272 heads" in published.agreement_sentence()

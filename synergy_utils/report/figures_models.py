@@ -89,3 +89,36 @@ def plot_models(studies: Sequence[ModelStudy]):
     _ablation_panel(fig.add_subplot(grid[:, 2]), studies, palette)
     fig.tight_layout()
     return fig
+
+
+def _record_panel(ax, published, ours, title: str) -> None:
+    for label, table in published.items():
+        style = "--" if "(authors)" in label else ":"
+        ax.plot(table["depth"], table["mean_rank"], style, color="0.6", lw=1.1)
+    ax.plot([], [], "--", color="0.6", label="published: the authors' rankings")
+    ax.plot([], [], ":", color="0.6", label="published: a reproduction")
+    palette = colors(max(3, len(ours)))[: len(ours)]
+    for (label, table), color in zip(ours.items(), palette, strict=True):
+        ax.plot(table["depth"], table["mean_rank"], "o-", color=color, lw=2, ms=3.5, label=label)
+    ax.axvspan(1 / 3, 2 / 3, color="0.93", zorder=0)
+    ax.axhline(0.5, color="black", lw=0.8)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("relative depth (middle third shaded)")
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=8, loc="lower center")
+
+
+def plot_published_record(profiles):
+    """Layer profiles of the published models (grey) beside this book's models (colour):
+    each layer's mean normalised rank of ``rank(syn) − rank(red)`` (0.5: no depth
+    preference) by relative depth; left the raw score, right the null-corrected one
+    (profiles from :func:`synergy_utils.report.published.record_profiles`)."""
+    use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharey=True)
+    _record_panel(axes[0], profiles["published"], profiles["raw"],
+                  "Raw score: the published statistic")  # fmt: skip
+    _record_panel(axes[1], profiles["published"], profiles["null-corrected"],
+                  "This book's models after the circular-shift null")  # fmt: skip
+    axes[0].set_ylabel("mean normalised rank of the layer's heads")
+    fig.tight_layout()
+    return fig
