@@ -205,5 +205,5 @@ def test_the_published_record_table_and_figure(studied):
     profiles = published.record_profiles(studies, maps)
     assert len(profiles["published"]) == 10 and len(profiles["raw"]) == len(studies)
     fig = figures_models.plot_published_record(profiles)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3
     assert "Spearman +0.15 over 272 heads" in published.agreement_sentence()

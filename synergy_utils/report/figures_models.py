@@ -91,15 +91,24 @@ def plot_models(studies: Sequence[ModelStudy]):
     return fig
 
 
-def _record_panel(ax, published, ours, title: str) -> None:
-    for label, table in published.items():
-        style = "--" if "(authors)" in label else ":"
-        ax.plot(table["depth"], table["mean_rank"], style, color="0.6", lw=1.1)
-    ax.plot([], [], "--", color="0.6", label="published: the authors' rankings")
-    ax.plot([], [], ":", color="0.6", label="published: a reproduction")
-    palette = colors(max(3, len(ours)))[: len(ours)]
-    for (label, table), color in zip(ours.items(), palette, strict=True):
-        ax.plot(table["depth"], table["mean_rank"], "o-", color=color, lw=2, ms=3.5, label=label)
+#: Bins of relative depth for the published models' mean profile.
+DEPTH_BINS = 10
+
+
+def binned_profile(tables) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of several layer profiles in :data:`DEPTH_BINS` equal bins of relative depth
+    (each model weighs the same): ``(bin centres, mean normalised rank)``."""
+    edges = np.linspace(0, 1, DEPTH_BINS + 1)
+    per_model = []
+    for table in tables:
+        index = np.clip(np.digitize(table["depth"], edges[1:-1]), 0, DEPTH_BINS - 1)
+        sums = np.bincount(index, weights=table["mean_rank"], minlength=DEPTH_BINS)
+        counts = np.bincount(index, minlength=DEPTH_BINS)
+        per_model.append(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
+    return (edges[:-1] + edges[1:]) / 2, np.nanmean(per_model, axis=0)
+
+
+def _frame(ax, title: str) -> None:
     ax.axvspan(1 / 3, 2 / 3, color="0.93", zorder=0)
     ax.axhline(0.5, color="black", lw=0.8)
     ax.set_ylim(0, 1)
@@ -108,17 +117,39 @@ def _record_panel(ax, published, ours, title: str) -> None:
     ax.legend(fontsize=8, loc="lower center")
 
 
+def _published_panel(ax, published) -> None:
+    authors = {k: v for k, v in published.items() if "(authors)" in k}
+    for label, table in published.items():
+        if label not in authors:
+            ax.plot(table["depth"], table["mean_rank"], ":", color="0.6", lw=1)
+    ax.plot([], [], ":", color="0.6", label="a reproduction's models")
+    for (label, table), color in zip(authors.items(), colors(max(3, len(authors))), strict=False):
+        ax.plot(table["depth"], table["mean_rank"], "-", color=color, lw=1.6, label=label)
+    _frame(ax, "Published head rankings (raw score)")
+
+
+def _ours_panel(ax, published, ours, title: str) -> None:
+    centres, mean = binned_profile([v for k, v in published.items() if "(authors)" in k])
+    ax.plot(centres, mean, "--", color="0.35", lw=2.5, label="the authors' four models, mean")
+    palette = colors(max(3, len(ours)))[: len(ours)]
+    for (label, table), color in zip(ours.items(), palette, strict=True):
+        ax.plot(table["depth"], table["mean_rank"], "o-", color=color, lw=1.6, ms=3, label=label)
+    _frame(ax, title)
+
+
 def plot_published_record(profiles):
-    """Layer profiles of the published models (grey) beside this book's models (colour):
-    each layer's mean normalised rank of ``rank(syn) − rank(red)`` (0.5: no depth
-    preference) by relative depth; left the raw score, right the null-corrected one
-    (profiles from :func:`synergy_utils.report.published.record_profiles`)."""
+    """Layer profiles by relative depth: each layer's mean normalised rank of
+    ``rank(syn) − rank(red)`` (0.5: no depth preference). Left: the published models; middle:
+    this book's models on the same raw score; right: after the circular-shift null. The dashed
+    line in the last two is the authors' four models averaged in bins of depth (profiles from
+    :func:`synergy_utils.report.published.record_profiles`)."""
     use_style()
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharey=True)
-    _record_panel(axes[0], profiles["published"], profiles["raw"],
-                  "Raw score: the published statistic")  # fmt: skip
-    _record_panel(axes[1], profiles["published"], profiles["null-corrected"],
-                  "This book's models after the circular-shift null")  # fmt: skip
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5), sharey=True)
+    _published_panel(axes[0], profiles["published"])
+    _ours_panel(axes[1], profiles["published"], profiles["raw"],
+                "This book's models, raw score")  # fmt: skip
+    _ours_panel(axes[2], profiles["published"], profiles["null-corrected"],
+                "This book's models, beyond the circular-shift null")  # fmt: skip
     axes[0].set_ylabel("mean normalised rank of the layer's heads")
     fig.tight_layout()
     return fig

@@ -118,7 +118,9 @@ def record_table(
         study = next(s for s in studies if _label(s) == label)
         rows.append(_row(label, THIS_BOOK, score, table,
                          **_our_extra(study, maps[study.name], score)))  # fmt: skip
-    return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
+    text = ["model", "source", "score", "layers × heads", "window", "claim 1 (MMI / CCS)"]
+    return table.fillna({column: "—" for column in text})
 
 
 def record_profiles(
