@@ -207,3 +207,4 @@ def test_the_published_record_table_and_figure(studied):
     fig = figures_models.plot_published_record(profiles)
     assert len(fig.axes) == 3
     assert "Spearman +0.15 over 272 heads" in published.agreement_sentence()
+    assert "`marimeireles/rep-synergy-llm` at 1312685" in published.sources_sentence()

@@ -151,3 +151,14 @@ def agreement_sentence(reference: Reference | None = None) -> str:
     parts = [f"{r.what}: Spearman {r.spearman:+.2f} over {r.n_heads} heads"
              for r in rows.itertuples()]  # fmt: skip
     return "Head rankings across pipelines and checkpoints: " + "; ".join(parts) + "."
+
+
+def sources_sentence(reference: Reference | None = None) -> str:
+    """Where the shipped numbers come from: each source repository at its commit."""
+    reference = read_reference() if reference is None else reference
+    parts = [f"`{repo}` at {meta['commit'][:7]}" for repo, meta in
+             reference.provenance["sources"].items()]  # fmt: skip
+    return (
+        "Published numbers derived from " + ", ".join(parts) + " (derived per-layer numbers "
+        "only; `synergy_utils/reference/provenance.json`)."
+    )
