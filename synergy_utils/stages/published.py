@@ -43,19 +43,19 @@ THIRDS = ("early", "middle", "late")
 
 def layer_table(
     layers: Sequence[int] | np.ndarray,
-    scores: Sequence[float] | np.ndarray,
+    head_scores: Sequence[float] | np.ndarray,
     n_layers: int | None = None,
-    top_fraction: float = TOP_FRACTION,
 ) -> pd.DataFrame:
-    """One row per layer from per-head ``layers`` (index from 0) and ``scores`` (higher = more
-    synergistic; NaN heads are dropped), with the columns of :data:`LAYER_COLUMNS`.
+    """One row per layer from per-head ``layers`` (index from 0) and ``head_scores`` (any
+    shape, flattened like ``layers``; higher = more synergistic; NaN heads are dropped), with
+    the columns of :data:`LAYER_COLUMNS`.
 
-    The top is the ``round(top_fraction · N)`` highest-scoring heads of the model (ties broken
+    The top is the ``round(TOP_FRACTION · N)`` highest-scoring heads of the model (ties broken
     by order of appearance); ``mean_rank`` is the mean of ``(rank − 1) / (N − 1)`` with average
     ranks for ties; ``depth`` is ``layer / (n_layers − 1)``.
     """
     layers = np.asarray(layers, dtype=int).reshape(-1)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    scores = np.asarray(head_scores, dtype=np.float64).reshape(-1)
     if layers.shape != scores.shape:
         raise ValueError(f"layers {layers.shape} and scores {scores.shape} differ in length")
     keep = np.isfinite(scores)
@@ -67,11 +67,9 @@ def layer_table(
     n_layers = int(layers.max() + 1 if n_layers is None else n_layers)
     if n_layers < 3 or layers.max() >= n_layers:
         raise ValueError(f"need 3 or more layers covering every index, got n_layers={n_layers}")
-    if not 0 < top_fraction < 1:
-        raise ValueError(f"top_fraction must lie in (0, 1), got {top_fraction}")
     n = scores.size
     top = np.zeros(n, dtype=bool)
-    top[np.argsort(-scores, kind="stable")[: int(round(top_fraction * n))]] = True
+    top[np.argsort(-scores, kind="stable")[: int(round(TOP_FRACTION * n))]] = True
     rank = (rankdata(scores) - 1) / (n - 1)
     rows = []
     for layer in range(n_layers):
@@ -108,23 +106,25 @@ def area_ratio(
     fractions: Sequence[float] | np.ndarray,
     order_curve: Sequence[float] | np.ndarray,
     random_curves: Sequence[Sequence[float]] | np.ndarray,
-    window: float = ABLATION_WINDOW,
+    max_fraction: float = ABLATION_WINDOW,
 ) -> float:
     """Area under ``order_curve`` over the mean area under ``random_curves`` (each a KL value
-    per fraction of heads removed), both by the trapezoid rule over fractions ≤ ``window``."""
+    per entry of ``fractions``, the shares of heads removed), both by the trapezoid rule over
+    fractions ≤ ``max_fraction``."""
     fractions = np.asarray(fractions, dtype=np.float64)
-    inside = fractions <= window + 1e-12
+    inside = fractions <= max_fraction + 1e-12
     if inside.sum() < 2:
-        raise ValueError(f"fewer than two fractions lie within the window {window}")
+        raise ValueError(f"fewer than two fractions lie within the window 0–{max_fraction}")
     x = fractions[inside]
     order_area = np.trapezoid(np.asarray(order_curve, dtype=np.float64)[inside], x)
     randoms = np.atleast_2d(np.asarray(random_curves, dtype=np.float64))[:, inside]
     return float(order_area / np.trapezoid(randoms, x, axis=-1).mean())
 
 
-def rank_agreement(scores_a: np.ndarray, scores_b: np.ndarray) -> float:
-    """Spearman correlation of two scores of the same heads (NaN heads dropped)."""
-    a, b = np.asarray(scores_a, float).reshape(-1), np.asarray(scores_b, float).reshape(-1)
+def rank_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman correlation of two scores ``a`` and ``b`` of the same heads (NaN heads
+    dropped)."""
+    a, b = np.asarray(a, float).reshape(-1), np.asarray(b, float).reshape(-1)
     if a.shape != b.shape:
         raise ValueError(f"the two scores cover {a.size} and {b.size} heads")
     keep = np.isfinite(a) & np.isfinite(b)
