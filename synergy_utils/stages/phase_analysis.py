@@ -32,6 +32,17 @@ def _nan_stat(values: np.ndarray, func: Any) -> float:
     return float(func(finite)) if finite.size else float("nan")
 
 
+def pooled_spread(values: np.ndarray) -> float:
+    """Pooled within-level SD of per-prompt values ``(K, N)`` (NaN ignored; levels with
+    fewer than two values left out): the prompt-to-prompt spread the power check plants on."""
+    rows = [row[np.isfinite(row)] for row in np.asarray(values, dtype=float)]
+    rows = [row for row in rows if row.size >= 2]
+    if not rows:
+        return float("nan")
+    sums = sum(float(((row - row.mean()) ** 2).sum()) for row in rows)
+    return float(np.sqrt(sums / sum(row.size - 1 for row in rows)))
+
+
 def analyse_sweep(
     ds: xr.Dataset,
     order_parameter: str = PRIMARY_ORDER_PARAMETER,
@@ -43,7 +54,8 @@ def analyse_sweep(
 ) -> dict[str, Any]:
     """:func:`~synergy_utils.stats.fits.transition_statistics` of one order parameter in one
     window of a sweep (its own surrogates as the null), with the task accuracy per level
-    (Wilson intervals) and the analysed series lengths.
+    (Wilson intervals), the analysed series lengths, the prompt-to-prompt ``spread``
+    (:func:`pooled_spread`) and ``n_null``, the number of null sweeps.
 
     Adds to the statistics: ``family``, ``window``, ``order_parameter``, ``accuracy``
     (:func:`~synergy_utils.stats.fits.accuracy_statistics` over all levels), ``all_levels``,
@@ -71,6 +83,8 @@ def analyse_sweep(
         all_levels=levels.tolist(),
         accuracy=accuracy_statistics(ds["correct"].transpose("level", "item").values, ci_level),
         n_analysed=[int(v) for v in np.isfinite(values).sum(axis=1)],
+        spread=pooled_spread(values),
+        n_null=int(null.shape[0]),
         steps={
             key: [_nan_stat(row, func) for row in steps]
             for key, func in (("mean", np.mean), ("min", np.min), ("max", np.max))
@@ -146,6 +160,8 @@ def compact_analysis(analysis: Mapping[str, Any], verdict: Mapping[str, Any]) ->
         "dropped_levels": list(analysis.get("dropped_levels", [])),
         "n_analysed": list(analysis.get("n_analysed", [])),
         "steps": analysis.get("steps"),
+        "spread": analysis.get("spread"),
+        "n_null": analysis.get("n_null"),
         "finding": verdict["finding"],
         "criteria": verdict["criteria"],
         "critical_difficulty": verdict.get("critical_difficulty"),
@@ -166,10 +182,12 @@ def family_summary(
     verdicts: Mapping[str, Mapping[str, Mapping[str, Any]]],
     *,
     verdict_window: str = VERDICT_WINDOW,
+    power: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One family's entry of the ``phase`` section: grid and calibration, accuracy and span
-    lengths per level, every analysis with its verdict, and the family's finding (that of the
-    verdict window's null-corrected order parameter)."""
+    lengths per level, every analysis with its verdict, the family's finding (that of the
+    verdict window's null-corrected order parameter) and, when given, its testability and
+    power (:func:`synergy_utils.report.claims.transition_power.family_power`)."""
     first = next(iter(next(iter(analyses.values())).values()))
     acc = first["accuracy"]
     span = ds["span_length"].transpose("level", "item").values.astype(float)
@@ -190,6 +208,7 @@ def family_summary(
             for window, by_name in analyses.items()
         },
         "finding": verdicts[verdict_window][PRIMARY_ORDER_PARAMETER]["finding"],
+        "power": None if power is None else dict(power),
     }
 
 

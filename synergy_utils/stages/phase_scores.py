@@ -66,9 +66,11 @@ PRIMARY_ORDER_PARAMETER = "delta_sts_contrast"
 RAW_ORDER_PARAMETER = "middle_minus_outer"
 #: Shortest series (steps) a prompt's scores are computed on.
 MIN_STEPS = 7
-#: The two windows of every prompt's series; the verdict reads the first.
+#: The two windows of every prompt's series. The verdict reads the fixed window: answer spans
+#: lengthen with difficulty, and the order parameter drifts with series length, so the span
+#: window confounds difficulty with length (it is reported beside, as a control).
 WINDOWS: tuple[str, ...] = ("answer_span", "fixed_window")
-VERDICT_WINDOW = "answer_span"
+VERDICT_WINDOW = "fixed_window"
 
 
 def _nanmean(a: np.ndarray, axis: Any) -> np.ndarray:

@@ -41,7 +41,7 @@ CRITERIA_LABELS: dict[str, str] = {
     "flat_rejected": "(a) line or logistic beats flat by ΔBIC",
     "change_beyond_null": "(b) change beyond the null sweeps' changes",
 }
-TRANSITION_RULE = (
+FAMILY_RULE = (
     "Per task family, on one order parameter against difficulty (every prompt's value; the "
     "null is the same statistic computed with each circular-shift surrogate in place of the "
     "observed series, one null sweep per surrogate, fitted exactly like the observed sweep). "
@@ -57,9 +57,13 @@ TRANSITION_RULE = (
     "levels not being end levels), and the interval of the peak's level overlaps the "
     "midpoint's CI. Otherwise the finding is a smooth drift if (a) a line or a logistic beats "
     f"the flat line by ΔBIC > {DELTA_BIC_THRESHOLD:g} and (b) the line's change passes the "
-    "null test of (3); else no change. Across families, claim 3 is supported when more than "
-    "half of the testable families show a transition, inconclusive when some but not most "
-    "do, and not supported when none does."
+    "null test of (3); else no change."
+)
+#: The family rule with the combination used before the power check (sections without one).
+TRANSITION_RULE = (
+    FAMILY_RULE + " Across families, claim 3 is supported when more than half of the testable "
+    "families show a transition, inconclusive when some but not most do, and not supported "
+    "when none does."
 )
 
 
@@ -215,8 +219,18 @@ def phase_verdict(phase: Any) -> str:
     for None."""
     if phase is None:
         return MISSING
-    findings = {name: res.get("finding", "") for name, res in phase.family_results.items()}
-    return overall_finding(findings)["verdict"]
+    return family_verdict(phase.family_results)["verdict"]
+
+
+def family_verdict(family_results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Claim 3 across families: :func:`~synergy_utils.report.claims.transition_power.
+    power_verdict` when every family carries its power check, else :func:`overall_finding`
+    of the findings (sections written before the power check existed)."""
+    from .transition_power import power_verdict
+
+    if family_results and all(r.get("power") for r in family_results.values()):
+        return power_verdict(family_results)
+    return overall_finding({n: r.get("finding", "") for n, r in family_results.items()})
 
 
 # --- wording --------------------------------------------------------------------------------
@@ -298,12 +312,15 @@ def transition_paragraph(summary: Mapping[str, Any]) -> str:
         "parameter are reported beside it."
     ]
     lines += [_family_sentence(name, res, window, order) for name, res in families.items()]
-    overall = overall_finding({n: r["finding"] for n, r in families.items()})
+    lines += [_power_sentence(name, res["power"]) for name, res in families.items()
+              if res.get("power")]  # fmt: skip
+    overall = family_verdict(families)
     counts = ", ".join(f"{v}: {n}" for v, n in overall["counts"].items())
+    because = f": {overall['reason']}" if overall.get("reason") else ""
     lines.append(
-        f"**Verdict: claim 3 is {overall['verdict']}** (finding across families: "
+        f"**Verdict: claim 3 is {overall['verdict']}**{because} (finding across families: "
         f"{overall['finding']}; {counts}). A smooth drift, or no change, is a finding about this "
-        "model, not a failure of the test."
+        "model only where the sweep had the power to show a transition."
     )
     rnd = summary.get("random_model")
     if rnd:
@@ -316,3 +333,22 @@ def transition_paragraph(summary: Mapping[str, Any]) -> str:
             f"null on the {WINDOW_NAMES.get(w, w)}: " + "; ".join(found) + "."
         )
     return "\n\n".join(lines)
+
+
+def _power_sentence(name: str, power: Mapping[str, Any]) -> str:
+    check = power.get("testability") or {}
+    if not check.get("testable"):
+        return f"*{name}* is not testable: {'; '.join(check.get('reasons', []))}."
+    smallest = power.get("smallest_step_sd", float("nan"))
+    seen = (
+        f"the smallest step it finds with 80 % power is {smallest:.1f} SDs"
+        if math.isfinite(smallest)
+        else "no planted step up to 8 SDs reaches 80 % power"
+    )
+    return (
+        f"*{name}* is testable; against steps planted on its own design and spread "
+        f"(SD {_num(power.get('spread'), 4)}), the rule finds a step of "
+        f"{power.get('stated_step_sd', float('nan')):g} SDs in "
+        f"{100 * power.get('power', float('nan')):.0f} % of seeds, {seen}, and calls a transition "
+        f"in {100 * power.get('false_transition', float('nan')):.0f} % of sweeps without one."
+    )
