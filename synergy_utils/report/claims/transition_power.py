@@ -101,7 +101,8 @@ def testability(accuracy: Sequence[float], n_steps: int, tau: int = 1) -> dict[s
     n_above, n_below = int((acc >= ACCURACY_CLIFF).sum()), int((acc < ACCURACY_CLIFF).sum())
     if min(n_above, n_below) < MIN_LEVELS_PER_SIDE:
         reasons.append(
-            f"{n_above} levels at or above 50 % accuracy and {n_below} below "
+            f"{n_above} level{'s' * (n_above != 1)} at or above 50 % accuracy and {n_below} "
+            "below "
             f"(at least {MIN_LEVELS_PER_SIDE} needed on each side)"
         )
     offsets = distinct_offsets(int(n_steps), tau)
