@@ -21,6 +21,7 @@ from .claims import (
     raw_profile_reading,
 )
 from .claims.ablation import ablation_estimate, ratios_verdict
+from .claims.transition_power import STATED_STEP_SD
 from .verdicts import (
     AUTOCORRELATION_TRACKING_R,
     MISSING,
@@ -101,6 +102,11 @@ def _phase_estimate(summary: Summary) -> str:
     parts = []
     for name, result in phase.family_results.items():
         text = f"{name}: {result.get('finding', '–')}"
+        power = result.get("power") or {}
+        if power:
+            testable = (power.get("testability") or {}).get("testable")
+            text += (f" (power {100 * power['power']:.0f} % at {STATED_STEP_SD:g} SDs)" if testable
+                     and finite(power.get("power")) else " (not testable)")  # fmt: skip
         analysis = (result.get("analyses") or {}).get(phase.verdict_window, {})
         critical = (analysis.get(phase.order_parameter_name) or {}).get("critical_difficulty")
         if critical and finite(critical.get("value")):
