@@ -146,10 +146,12 @@ def calibrate_grid(
     (binomial likelihood, ``counts`` replies per level); ``x_high`` and ``x_low`` are where
     it falls to ``high`` and to ``low``. The cliff is widened, if needed, to reach the last
     scanned level measured at or above ``high`` before it and the first measured at or below
-    ``low`` after it. The grid runs evenly (on the level scale) from half the cliff's width
-    below it to half its width above it (cut to ``bounds``; at least ``n_levels - 1`` level
-    steps wide, shifted to stay inside ``bounds``), so that the cliff takes the middle of the
-    grid with a plateau on each side.
+    ``low`` after it. The grid runs evenly on the log-level scale (the scale of the fitted
+    fall), symmetric about the fitted 50 % point, out to half the cliff's log width beyond its
+    farther end (cut to ``bounds``), so that the cliff takes the middle of the grid with as
+    many levels on each side of 50 % as the bounds allow (a testable family needs four on
+    each side). A range too narrow for ``n_levels`` distinct integers is widened to
+    ``n_levels - 1`` steps on the level scale, shifted to stay inside ``bounds``.
 
     Returns ``grid`` (list of ints), ``x_high``, ``x_low``, the fitted ``midpoint`` and
     ``width`` (of the logistic in log level), and ``fitted_accuracy`` at the grid's levels.
@@ -167,16 +169,18 @@ def calibrate_grid(
     x_high = float(np.exp(midpoint - scale * float(special.logit(high))))
     x_low = float(np.exp(midpoint - scale * float(special.logit(low))))
     x_start, x_stop = _anchored(x, acc, x_high, x_low, high, low)
-    half = max(0.5 * (x_stop - x_start), 0.5)
+    log_start, log_stop = np.log(x_start), np.log(x_stop)
+    reach = max(log_stop - midpoint, midpoint - log_start) + 0.5 * (log_stop - log_start)
     lo, hi = bounds
-    start, stop = max(x_start - half, lo), min(x_stop + half, hi)
-    if stop - start < n_levels - 1:  # too narrow for distinct integer levels: widen
+    start, stop = max(float(np.exp(midpoint - reach)), lo), min(float(np.exp(midpoint + reach)), hi)
+    if stop - start < n_levels - 1:  # too narrow for distinct integer levels: widen, evenly
         centre = 0.5 * (start + stop)
         start, stop = centre - (n_levels - 1) / 2, centre + (n_levels - 1) / 2
         shift = max(lo - start, 0.0) - max(stop - hi, 0.0)
         start, stop = max(start + shift, lo), min(stop + shift, hi)
-    width = stop - start
-    grid = np.round(np.linspace(start, start + width, n_levels)).astype(int)
+        grid = np.round(np.linspace(start, stop, n_levels)).astype(int)
+    else:  # even on the log scale, like the fitted fall, centred on its 50 % point
+        grid = np.round(np.exp(np.linspace(np.log(start), np.log(stop), n_levels))).astype(int)
     for k in range(1, grid.size):  # rounding must not merge neighbours
         grid[k] = max(grid[k], grid[k - 1] + 1)
     return {
