@@ -30,6 +30,10 @@ def test_contrast_and_mde_are_exact_on_a_known_sample():
     samples = np.linspace(-1.0, 1.0, 201)
     c = revised.contrast_of(0.0, samples, 0.95)
     assert c.ci_low == pytest.approx(np.quantile(samples, 0.025))
+    # resamples shifted by +0.5 from the value: the interval is recentred on the value
+    shifted = revised.contrast_of(0.0, samples + 0.5, 0.95)
+    assert (shifted.ci_low, shifted.ci_high) == pytest.approx((c.ci_low, c.ci_high))
+    assert shifted.se == pytest.approx(c.se)
     assert c.se == pytest.approx(np.std(samples, ddof=1))
     assert c.mde == pytest.approx((1.959963985 + 0.841621234) * c.se, rel=1e-8)
 
