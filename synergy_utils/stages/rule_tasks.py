@@ -164,10 +164,10 @@ def make_suite(
     ]  # fmt: skip
 
 
-def reply_symbols(generated_text: str) -> list[str]:
+def reply_symbols(text: str) -> list[str]:
     """The symbols of a reply: its first non-empty line, split on white space, with
     surrounding punctuation stripped from every symbol."""
-    for line in generated_text.splitlines():
+    for line in text.splitlines():
         tokens = [t.strip(_PUNCTUATION) for t in line.split()]
         tokens = [t for t in tokens if t]
         if tokens:
