@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("estimator", ("phiid",)),
     ("statistics", ("stats",)),
     ("data", ("series", "results", "schema", "summary", "notebooks")),
-    ("systems of known truth", ("simulation",)),
+    ("systems of known truth", ("simulation", "simulation_geometry")),
     ("language models", ("lm",)),
     ("stages", ("stages",)),
     ("report", ("report",)),
