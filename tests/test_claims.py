@@ -49,9 +49,29 @@ def _core_examples() -> list[Assessment]:
     ]
 
 
+def _revised_examples() -> list[Assessment]:
+    import numpy as np
+
+    from synergy_utils.report.claims.revised import assess
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(scale=0.05, size=(6, 100))
+    low_middle = np.array([8.0, 8.0, 3.0, 3.0, 8.0, 8.0])  # middle third of 6 layers: 2, 3
+    flat = np.full(6, 8.0)
+    cka_gain = np.array([0.1, 0.1, 0.6, 0.6, 0.1, 0.1])
+    return [
+        assess("dimension", low_middle, low_middle[:, None] + noise, flat,
+               flat[:, None] + noise),
+        assess("dimension", flat, flat[:, None] + noise, flat, flat[:, None] + noise),
+        assess("alignment", 0.2 + cka_gain, (0.2 + cka_gain)[:, None] + 0.1 * noise,
+               np.full(6, 0.2), 0.2 + 0.1 * noise),
+    ]  # fmt: skip
+
+
 #: Claim name -> example assessments, from the claim's own ``assess``.
 EXAMPLES: dict[str, Callable[[], list[Assessment]]] = {
     "core": _core_examples,
+    "revised": _revised_examples,
     "universality": _universality_examples,
 }
 
