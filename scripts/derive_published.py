@@ -22,13 +22,14 @@ import pandas as pd
 
 from synergy_utils.stages.cores import synergy_gradient
 from synergy_utils.stages.published import (
+    AUTHORS_SOURCE,
     area_ratio,
     layer_table,
     rank_agreement,
     reference_files,
 )
 
-AUTHORS = "pedrou2000/Synergy_Redundancy_LLMs"
+AUTHORS = AUTHORS_SOURCE
 REPRODUCTION = "marimeireles/rep-synergy-llm"
 QWEN_BASE = "philkre/synergistic-cores"
 SOURCES_USED = {

@@ -18,6 +18,7 @@ import xarray as xr
 from ..stages.cores import synergy_gradient
 from ..stages.published import (
     ABLATION_WINDOW,
+    AUTHORS_SOURCE,
     Reference,
     layer_table,
     profile_statistics,
@@ -135,7 +136,7 @@ def record_profiles(
     published = {}
     for (source, model), _ in reference.layers.groupby(["source", "model"], sort=False):
         label = reference.models.set_index(["source", "model"]).loc[(source, model), "label"]
-        who = "authors" if source.startswith("pedrou") else "reproduction"
+        who = "authors" if source == AUTHORS_SOURCE else "reproduction"
         published[f"{label} ({who})"] = reference.table(source, model)
     ours = our_tables(studies, maps)
     out = {"published": published}

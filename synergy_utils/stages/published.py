@@ -39,6 +39,8 @@ ABLATION_WINDOW = 0.4
 #: Columns of a layer table, in order.
 LAYER_COLUMNS = ("layer", "n_layers", "depth", "n_heads", "n_top", "mean_rank")
 THIRDS = ("early", "middle", "late")
+#: The source of the predecessor paper's own rankings (the others are reproductions).
+AUTHORS_SOURCE = "pedrou2000/Synergy_Redundancy_LLMs"
 
 
 def layer_table(
