@@ -96,3 +96,42 @@ def test_contrast_is_a_permutation_test_over_orders_and_prompts():
     assert found.se == pytest.approx(matched.mean(axis=1).std(), rel=0.15)
     with pytest.raises(ValueError, match="n_prompts"):
         matched_contrast(strong[:3], matched)
+
+
+def _heads(beta: float, correlation: float, seed: int, n_layers: int = 20, n_heads: int = 10):
+    """Damage = norm + beta · sd(norm) · synergy + noise over a grid of heads."""
+    rng = np.random.default_rng(seed)
+    shape = (n_layers, n_heads)
+    norm = rng.lognormal(0.0, 0.3, shape) * (1 + np.arange(n_layers)[:, None] / n_layers)
+    z = (norm - norm.mean()) / norm.std()
+    synergy = correlation * z + np.sqrt(1 - correlation**2) * rng.normal(size=shape)
+    info = 0.3 * synergy + rng.normal(size=shape)
+    damage = norm + beta * norm.std() * synergy + 0.5 * norm.std() * rng.normal(size=shape)
+    return damage, synergy, norm, info
+
+
+def test_synergy_coefficient_recovers_the_planted_effect():
+    from synergy_utils.stages.synergy_regression import synergy_coefficient
+
+    damage, synergy, norm, info = _heads(0.5, 0.0, seed=0)
+    found = synergy_coefficient(damage, synergy, norm, info, n_bootstrap=300, seed=1)
+    truth = 0.5 * norm.std() * synergy.std() / damage.std()
+    assert found.ci_low > 0 and found.ci_low < truth < found.ci_high
+    assert found.mde == pytest.approx(2.8 * found.se, rel=0.01)
+    assert found.covariates == ["norm", "self_information", "layer_bin_1", "layer_bin_2"]
+
+
+def test_synergy_coefficient_is_null_when_synergy_only_tracks_norm():
+    from synergy_utils.stages.synergy_regression import design_matrix, synergy_coefficient
+
+    damage, synergy, norm, info = _heads(0.0, 0.6, seed=2)
+    raw = np.corrcoef(damage.reshape(-1), synergy.reshape(-1))[0, 1]
+    assert raw > 0.3  # synergy alone looks predictive
+    found = synergy_coefficient(damage, synergy, norm, info, n_bootstrap=300, seed=1)
+    assert found.ci_low < 0 < found.ci_high
+    # the OLS fit equals numpy's on the same design
+    x, _ = design_matrix(synergy, norm, info)
+    beta = np.linalg.lstsq(x, damage.reshape(-1), rcond=None)[0]
+    assert found.value == pytest.approx(beta[1] * synergy.std() / damage.std())
+    with pytest.raises(ValueError, match="one value per head"):
+        synergy_coefficient(damage[:3], synergy, norm, info)
