@@ -18,9 +18,14 @@ effect at 80 % power from the bootstrap SE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Assessment
 from ..verdicts import finite
+
+if TYPE_CHECKING:
+    from ...stages.matched_orders import Contrast
+    from ...stages.synergy_regression import Coefficient
 
 #: The smallest effect of synergy worth detecting, in sd of damage per sd of synergy given the
 #: covariates: 0.2, a small standardised slope (Cohen's r ≈ 0.2), and about the toy's
@@ -65,7 +70,7 @@ class GivenAssessment(Assessment):
     evidence: GivenEvidence | None = None
 
 
-def evidence(coefficient: object, contrast: object) -> GivenEvidence:
+def evidence(coefficient: Coefficient, contrast: Contrast) -> GivenEvidence:
     """Evidence from a :class:`~synergy_utils.stages.synergy_regression.Coefficient` and a
     :class:`~synergy_utils.stages.matched_orders.Contrast` (contrast MDE = 2.8 × its SE)."""
     from ...stages.synergy_regression import Z_ALPHA, Z_POWER
