@@ -1,0 +1,123 @@
+"""Claim 4 given norm and layer: does removing synergistic heads hurt *because of synergy*?
+
+**The rule** (:func:`assess`, the only place it is written) reads two statistics:
+
+* the standardised synergy coefficient of ``damage ~ synergy + norm + layer third +
+  self-information`` over heads (sd of damage per sd of synergy, bootstrap interval over heads;
+  :func:`synergy_utils.stages.synergy_regression.synergy_coefficient`);
+* the matched-order contrast: the tested order's damage minus that of random orders matched to
+  it head for head on layer third and projected-norm decile (interval over orders and prompts,
+  :func:`synergy_utils.stages.matched_orders.matched_contrast`).
+
+**Supported** when both intervals lie above 0. **Not supported** only when the coefficient's
+interval lies below :data:`REFERENCE_EFFECT` (the data exclude an effect of that size).
+**Inconclusive** otherwise, with the reason. Every verdict states the minimum detectable
+effect at 80 % power from the bootstrap SE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Assessment
+from ..verdicts import finite
+
+if TYPE_CHECKING:
+    from ...stages.matched_orders import Contrast
+    from ...stages.synergy_regression import Coefficient
+
+#: The smallest effect of synergy worth detecting, in sd of damage per sd of synergy given the
+#: covariates: 0.2, a small standardised slope (Cohen's r ≈ 0.2), and about the toy's
+#: β = 0.25 sd(norm) per sd of synergy (0.22 on this scale with head noise 0.5 sd(norm)),
+#: a quarter of what one sd of norm does. A null is "not supported" only when the interval
+#: excludes it.
+REFERENCE_EFFECT = 0.2
+#: Where both intervals must lie for "supported" (above no effect).
+NO_EFFECT = 0.0
+
+RULE = (
+    "Supported: the standardised synergy coefficient of damage ~ synergy + norm + layer third "
+    "+ self-information (bootstrap over heads) and the contrast against random orders matched "
+    "head for head on layer third and projected-norm decile (over orders and prompts) both have "
+    f"95 % intervals above {NO_EFFECT:g}. Not supported: the coefficient's interval lies below "
+    f"{REFERENCE_EFFECT:g} sd of damage per sd of synergy. Inconclusive: anything else."
+)
+
+
+@dataclass
+class GivenEvidence:
+    """What the rule read: the coefficient (sd of damage per sd of synergy) and the contrast
+    (damage units of the order statistic, e.g. nats × fraction for a KL-curve area)."""
+
+    coefficient: float
+    coefficient_low: float
+    coefficient_high: float
+    coefficient_mde: float
+    contrast: float
+    contrast_low: float
+    contrast_high: float
+    contrast_mde: float
+    matched_ratio: float | None = None
+    n_heads: int = 0
+    n_orders: int = 0
+
+
+@dataclass
+class GivenAssessment(Assessment):
+    """The claim-4 verdict given norm and layer (:func:`assess`)."""
+
+    evidence: GivenEvidence | None = None
+
+
+def evidence(coefficient: Coefficient, contrast: Contrast) -> GivenEvidence:
+    """Evidence from a :class:`~synergy_utils.stages.synergy_regression.Coefficient` and a
+    :class:`~synergy_utils.stages.matched_orders.Contrast` (contrast MDE = 2.8 × its SE)."""
+    from ...stages.synergy_regression import Z_ALPHA, Z_POWER
+
+    return GivenEvidence(
+        coefficient.value, coefficient.ci_low, coefficient.ci_high, coefficient.mde,
+        contrast.value, contrast.ci_low, contrast.ci_high, (Z_ALPHA + Z_POWER) * contrast.se,
+        contrast.ratio, coefficient.n_heads, contrast.n_orders,
+    )  # fmt: skip
+
+
+def assess(found: GivenEvidence) -> GivenAssessment:
+    """Apply the rule (module notes) to the coefficient and the matched contrast."""
+    ok = all(finite(v) for v in (found.coefficient_low, found.coefficient_high))
+    ok = ok and all(finite(v) for v in (found.contrast_low, found.contrast_high))
+    mde = f"minimum detectable effect {found.coefficient_mde:.3f} sd per sd at 80 % power"
+    if not ok:
+        return GivenAssessment(INCONCLUSIVE, "the intervals could not be estimated", RULE, found)
+    coef_above = found.coefficient_low > NO_EFFECT
+    contrast_above = found.contrast_low > NO_EFFECT
+    if coef_above and contrast_above:
+        verdict, reason = (
+            SUPPORTED,
+            "both the synergy coefficient and the matched contrast exceed 0",
+        )
+    elif found.coefficient_high < REFERENCE_EFFECT:
+        verdict = NOT_SUPPORTED
+        reason = f"the coefficient's interval excludes {REFERENCE_EFFECT:g} ({mde})"
+    elif coef_above:
+        verdict = INCONCLUSIVE
+        reason = f"the coefficient exceeds 0 but the matched contrast does not ({mde})"
+    elif contrast_above:
+        verdict = INCONCLUSIVE
+        reason = f"the matched contrast exceeds 0 but the coefficient does not ({mde})"
+    else:
+        verdict = INCONCLUSIVE
+        reason = f"neither interval excludes 0 nor {REFERENCE_EFFECT:g} ({mde})"
+    return GivenAssessment(verdict, reason, RULE, found)
+
+
+def paragraph(assessment: GivenAssessment) -> str:
+    """The verdict in words with both statistics and their intervals."""
+    e = assessment.evidence
+    return (
+        f"Given norm, layer third and self-information, one sd of synergy changes the damage "
+        f"by {e.coefficient:.3f} [{e.coefficient_low:.3f}, {e.coefficient_high:.3f}] sd "
+        f"({e.n_heads} heads); the synergy order's damage exceeds that of {e.n_orders} matched "
+        f"random orders by {e.contrast:.3g} [{e.contrast_low:.3g}, {e.contrast_high:.3g}]. "
+        f"Verdict: **{assessment.verdict}**: {assessment.reason}."
+    )

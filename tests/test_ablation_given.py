@@ -1,0 +1,60 @@
+"""The claim-4 rule given norm and layer (``report.claims.ablation_given``): each verdict from
+evidence of known position, and the round trip through the summary codec."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from synergy_utils.report.claims.ablation_given import (
+    REFERENCE_EFFECT,
+    GivenAssessment,
+    GivenEvidence,
+    assess,
+    evidence,
+    paragraph,
+)
+from synergy_utils.schema import from_dict, to_dict
+from synergy_utils.summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+
+
+def _evidence(coef, contrast):
+    return GivenEvidence(*coef, 0.1, *contrast, 1.0, 1.2, 200, 50)
+
+
+def test_each_verdict_of_the_rule():
+    assert assess(_evidence((0.3, 0.2, 0.4), (5.0, 1.0, 9.0))).verdict == SUPPORTED
+    below = REFERENCE_EFFECT / 2
+    assert assess(_evidence((0.0, -0.05, below), (5.0, 1.0, 9.0))).verdict == NOT_SUPPORTED
+    for coef, contrast in (
+        ((0.3, 0.2, 0.4), (0.5, -1.0, 2.0)),  # the contrast does not confirm
+        ((0.1, -0.1, 0.3), (5.0, 1.0, 9.0)),  # the coefficient is undecided
+        ((0.1, -0.1, 0.3), (0.5, -1.0, 2.0)),
+        ((np.nan, np.nan, np.nan), (0.5, -1.0, 2.0)),
+    ):
+        found = assess(_evidence(coef, contrast))
+        assert found.verdict == INCONCLUSIVE and found.reason
+
+
+def test_assessment_round_trips_and_is_worded():
+    found = assess(_evidence((0.0, -0.05, 0.1), (5.0, 1.0, 9.0)))
+    text = paragraph(found)
+    assert "not supported" in text and "minimum detectable effect" in text
+    back = from_dict(GivenAssessment, to_dict(found), "given")
+    assert dataclasses.asdict(back) == dataclasses.asdict(found)
+
+
+def test_evidence_from_the_stage_statistics():
+    from synergy_utils.stages.matched_orders import matched_contrast
+    from synergy_utils.stages.synergy_regression import synergy_coefficient
+
+    rng = np.random.default_rng(0)
+    norm = rng.lognormal(0, 0.3, (12, 10))
+    synergy = rng.normal(size=norm.shape)
+    damage = norm + 0.5 * norm.std() * synergy + 0.3 * norm.std() * rng.normal(size=norm.shape)
+    coef = synergy_coefficient(damage, synergy, norm, rng.normal(size=norm.shape), 200, 1)
+    matched = 10 + rng.normal(size=(50, 8))
+    found = evidence(coef, matched_contrast(matched.mean(axis=0) + 5, matched, 500, 1))
+    assert found.n_heads == 120 and found.n_orders == 50
+    assert assess(found).verdict == SUPPORTED
