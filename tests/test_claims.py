@@ -68,8 +68,33 @@ def _revised_examples() -> list[Assessment]:
     ]  # fmt: skip
 
 
+def _ablation_given_examples() -> list[Assessment]:
+    from synergy_utils.report.claims.ablation_given import assess, evidence
+    from synergy_utils.report.claims.ablation_toy import order_area, simulate_toy
+    from synergy_utils.stages.matched_orders import (
+        matched_contrast,
+        matched_random_orders,
+        score_order,
+    )
+    from synergy_utils.stages.synergy_regression import synergy_coefficient
+
+    out = []
+    for beta in (0.5, 0.0):  # a real effect of synergy, and none
+        toy = simulate_toy(beta, 0.0, 3)
+        tested = order_area(toy["damage"], score_order(toy["synergy"]))
+        matched = order_area(
+            toy["damage"], matched_random_orders(toy["synergy"], toy["norm"], 30, 3)
+        )
+        coef = synergy_coefficient(
+            toy["damage"], toy["synergy"], toy["norm"], toy["self_information"], 200, 3
+        )
+        out.append(assess(evidence(coef, matched_contrast(tested, matched, 200, 3))))
+    return out  # fmt: skip
+
+
 #: Claim name -> example assessments, from the claim's own ``assess``.
 EXAMPLES: dict[str, Callable[[], list[Assessment]]] = {
+    "ablation_given": _ablation_given_examples,
     "core": _core_examples,
     "revised": _revised_examples,
     "universality": _universality_examples,

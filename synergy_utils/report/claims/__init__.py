@@ -11,7 +11,7 @@ assessment to ``tests/test_claims.py``, whose parametrised test checks every reg
 
 from types import ModuleType
 
-from . import core, revised, universality
+from . import ablation_given, core, revised, universality
 from .ablation import ablation_paragraph, ablation_verdict
 from .core import assess_core, core_paragraph, core_verdict, graph_verdict, judge
 from .raw_profile import raw_profile_paragraph, raw_profile_reading
@@ -19,6 +19,7 @@ from .transition import phase_verdict, transition_paragraph, transition_verdict
 
 #: The claim modules with the one interface (``assess``, ``paragraph``), by claim name.
 CLAIMS: dict[str, ModuleType] = {
+    "ablation_given": ablation_given,
     "core": core,
     "revised": revised,
     "universality": universality,
