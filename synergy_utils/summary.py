@@ -430,6 +430,38 @@ class Ratio:
 
 
 @dataclass
+class AblationGiven:
+    """Claim 4 given norm and layer (``synergy_utils.stages.given_norm``): the standardised
+    synergy coefficient of single-head damage (sd of damage per sd of synergy, intervals over
+    heads and ranking prompts) and the core order's KL-curve area over the ``window`` against
+    random orders matched on layer third and projected-norm decile (``contrast`` in nats ×
+    share of heads, ``matched_ratio`` the area ratio; intervals over prompts, matched orders and
+    rankings). ``mode_ratios`` holds the matched ratio of every ablation mode (``mode`` decides).
+    """
+
+    order: str
+    mode: str
+    window: float
+    step: float
+    coefficient: Estimate
+    coefficient_mde: float
+    contrast: Estimate
+    contrast_mde: float
+    matched_ratio: Estimate
+    share_beaten: float
+    mode_ratios: dict[str, Estimate]
+    n_heads: int
+    n_orders: int
+    n_rankings: int
+    n_prompts: int
+    n_single_prompts: int
+    covariates: list[str]
+    verdict: str
+    reason: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class Ablation:
     """Claim 4: cumulative ablation by the synergy order, its confounds and random orders on
     held-out prompts, and accuracy under weight noise (``synergy_utils.stages.ablation``).
@@ -470,6 +502,7 @@ class Ablation:
     timings: dict[str, float]
     verdict: str
     provenance: Provenance
+    given: AblationGiven | None = None
 
 
 @dataclass

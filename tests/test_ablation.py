@@ -33,7 +33,7 @@ def _one_thread():
 
 
 FAMILIES = ["llama", "gpt2", "gpt_neox"]
-MODES = ["zero", "mean", "noise", "weights-noise"]
+MODES = ["zero", "mean", "resample", "noise", "weights-noise"]
 N_LAYERS, N_HEADS, HIDDEN, HEAD_DIM, VOCAB = 2, 4, 32, 8, 50
 
 
@@ -157,6 +157,9 @@ def test_mode_edits_exactly_the_targeted_slices_and_restores(family, mode):
         elif mode == "mean":
             expected = torch.as_tensor(kw["means"][1, head], dtype=torch.float32)
             assert torch.equal(got, expected.expand_as(got))
+        elif mode == "resample":  # the other prompt's output of the same head and position
+            assert torch.equal(got, clean.roll(1, dims=0))
+            assert not torch.equal(got, clean)
         else:
             assert (got - clean).abs().max() > 1e-3
     # exact restoration
@@ -299,6 +302,16 @@ SHARED = teacher_forcing.Continuations(
     [[5, 6, 7, 9], [5, 6, 8, 10, 11, 12, 13, 14], [5, 6, 15]],
     np.array([[20, 21, 22, 23, 24], [25, 26, 27, 28, 29], [30, 31, 32, 33, 34]]),
 )
+
+
+def test_resample_needs_two_prompts_and_a_shift():
+    model = tiny_model("llama")
+    with pytest.raises(ValueError, match="shift"):
+        with interventions.ablated(model, [(0, 1)], "resample", shift=0):
+            pass
+    with pytest.raises(RuntimeError, match="at least 2 prompts"):
+        with interventions.ablated(model, [(0, 1)], "resample"):
+            capture(model, INPUT[:1])
 
 
 def test_ablating_no_heads_gives_zero_kl():

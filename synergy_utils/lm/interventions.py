@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .architectures import head_layout, out_proj_head_weight, output_projections, query_head_weight
 from .decoding import _model_device, _pad_batch, pad_token_id, render_prompt
 
-MODES: tuple[str, ...] = ("zero", "mean", "noise", "weights-noise")
+MODES: tuple[str, ...] = ("zero", "mean", "resample", "noise", "weights-noise")
 
 Head = tuple[int, int]
 
@@ -70,6 +70,7 @@ def _check_mode_kwargs(mode: str, kwargs: Mapping[str, Any], model: nn.Module) -
     allowed = {
         "zero": set(),
         "mean": {"means"},
+        "resample": {"shift"},
         "noise": {"std", "seed"},
         "weights-noise": {"relative_std", "seed"},
     }
@@ -92,6 +93,8 @@ def _check_mode_kwargs(mode: str, kwargs: Mapping[str, Any], model: nn.Module) -
         expected = (layout.n_layers, layout.n_heads, layout.head_dim)
         if shape != expected:
             raise ValueError(f"means has shape {shape}, expected {expected}")
+    if mode == "resample" and int(kwargs.get("shift", 1)) == 0:
+        raise ValueError("mode 'resample' needs shift != 0 (rows of the batch to roll by)")
     if mode == "noise":
         std = kwargs.get("std")
         if std is None or not np.isfinite(std) or std < 0:
@@ -158,6 +161,9 @@ def ablated(model: nn.Module, heads: Iterable[Head], mode: str = "zero", **kw: A
         ``"zero"``: the head's slice of the out-proj input is set to 0.
         ``"mean"``: the slice is replaced by ``means[layer, head]`` (keyword ``means``: array
         (n_layers, n_heads, head_dim), from :func:`head_mean_outputs`).
+        ``"resample"``: the slice is replaced by the same head's output at the same position
+        on another prompt of the batch (rows rolled by ``shift``, default 1; with left padding
+        the generated tokens of equally long continuations line up); needs >= 2 prompts.
         ``"noise"``: Gaussian noise of standard deviation ``std`` (absolute, in the units of
         the head output) is added to the slice; ``seed`` (default 0) seeds one generator per
         ``with`` block, drawn from in call order.
@@ -225,6 +231,17 @@ def _slice_edit(mode: str, layer: int, kw: Mapping[str, Any], state: dict[str, A
 
         def edit(v: torch.Tensor, idx: torch.Tensor) -> None:
             v[..., idx, :] = layer_means[idx.cpu()].to(device=v.device, dtype=v.dtype)
+
+    elif mode == "resample":
+        shift = int(kw.get("shift", 1))
+
+        def edit(v: torch.Tensor, idx: torch.Tensor) -> None:
+            if v.dim() < 3 or v.shape[0] < 2:
+                raise RuntimeError(
+                    "mode 'resample' replaces a head's output by its output on another prompt "
+                    "of the batch: it needs a batch of at least 2 prompts"
+                )
+            v[..., idx, :] = v[..., idx, :].roll(shift, dims=0)
 
     else:
         generator, std = state["generator"], float(kw["std"])

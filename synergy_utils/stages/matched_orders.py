@@ -129,10 +129,11 @@ class Contrast:
 
     ``value``: tested minus the mean of the matched orders (damage units, e.g. nats × fraction
     of heads for a KL-curve area); ``ci_low``/``ci_high``: the central interval of the tested
-    order's damage minus that of *one* matched order, over resampled prompts and orders (see
-    :func:`matched_contrast`); ``se``: that distribution's sd; ``ratio``: tested over matched
-    mean; ``share_beaten``: the share of matched orders whose prompt-mean damage is below the
-    tested order's.
+    order's damage minus that of *one* matched order, over resampled prompts, orders and (with
+    ranking replicates) rankings (see :func:`matched_contrast`); ``se``: that distribution's
+    sd; ``ratio``: tested over matched mean, ``ratio_low``/``ratio_high`` its interval from the
+    same resamples; ``share_beaten``: the share of matched orders whose prompt-mean damage is
+    below the tested order's; ``n_rankings``: tested orders (1: the ranking held fixed).
     """
 
     value: float
@@ -144,6 +145,30 @@ class Contrast:
     n_orders: int
     n_prompts: int
     n_bootstrap: int
+    ratio_low: float = float("nan")
+    ratio_high: float = float("nan")
+    n_rankings: int = 1
+
+
+def _damage_arrays(tested: Any, matched: Any) -> tuple[np.ndarray, np.ndarray]:
+    tested = np.asarray(tested, dtype=float)
+    matched = np.asarray(matched, dtype=float)
+    if tested.ndim == 1 and matched.ndim == 2:
+        tested, matched = tested[None], matched[None]
+    if (
+        tested.ndim != 2
+        or matched.ndim != 3
+        or matched.shape[0] != tested.shape[0]
+        or matched.shape[2] != tested.shape[1]
+    ):
+        raise ValueError(
+            "expected tested (n_prompts,) and matched (n_orders, n_prompts), or tested "
+            "(n_rankings, n_prompts) and matched (n_rankings, n_orders, n_prompts), got "
+            f"{tested.shape} and {matched.shape}"
+        )
+    if not (np.isfinite(tested).all() and np.isfinite(matched).all()):
+        raise ValueError("damage values contain NaN or inf")
+    return tested, matched
 
 
 def matched_contrast(
@@ -153,8 +178,8 @@ def matched_contrast(
     seed: int = 0,
     ci_level: float = CI_LEVEL,
 ) -> Contrast:
-    """Damage of the tested order against matched random orders, with an interval over orders
-    and prompts.
+    """Damage of the tested order against matched random orders, with an interval over orders,
+    prompts and, when given, rankings.
 
     ``tested``: (n_prompts,) damage of the tested order on each prompt; ``matched``:
     (n_orders, n_prompts) the matched orders' damage on the same prompts. Resample ``b`` draws
@@ -163,33 +188,39 @@ def matched_contrast(
     permutation test within strata (its lower bound lies above 0 when the tested order beats
     about 97.5 % of the matched orders), with prompt noise on top; the interval of the *mean*
     of the matched orders would shrink with their number and call any fixed order significant.
+
+    Ranking noise: ``tested`` (n_rankings, n_prompts) and ``matched`` (n_rankings, n_orders,
+    n_prompts), row 0 the order of the full ranking set and rows 1.. orders re-ranked on
+    bootstrap resamples of the ranking prompts, each with its own matched orders. The value
+    is row 0's; each resample also draws one of the re-ranked rows, so the interval carries
+    the spread between rankings.
     """
-    tested = np.asarray(tested, dtype=float)
-    matched = np.asarray(matched, dtype=float)
-    if tested.ndim != 1 or matched.ndim != 2 or matched.shape[1] != tested.shape[0]:
-        raise ValueError(
-            f"expected tested (n_prompts,) and matched (n_orders, n_prompts), got "
-            f"{tested.shape} and {matched.shape}"
-        )
-    if not (np.isfinite(tested).all() and np.isfinite(matched).all()):
-        raise ValueError("damage values contain NaN or inf")
-    n_orders, n_prompts = matched.shape
+    tested, matched = _damage_arrays(tested, matched)
+    n_rankings, n_orders, n_prompts = matched.shape
     rng = as_generator(seed)
     prompts = rng.integers(0, n_prompts, size=(n_bootstrap, n_prompts))
     orders = rng.integers(0, n_orders, size=n_bootstrap)
-    boot = tested[prompts].mean(axis=1) - matched[orders[:, None], prompts].mean(axis=1)
+    rankings = rng.integers(1, n_rankings, size=n_bootstrap) if n_rankings > 1 else 0 * orders
+    tested_boot = tested[rankings[:, None], prompts].mean(axis=1)
+    matched_boot = matched[rankings[:, None], orders[:, None], prompts].mean(axis=1)
+    boot = tested_boot - matched_boot
     tail = 100 * (1 - ci_level) / 2
     low, high = np.percentile(boot, [tail, 100 - tail])
-    per_order = matched.mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio_low, ratio_high = np.percentile(tested_boot / matched_boot, [tail, 100 - tail])
+    per_order = matched[0].mean(axis=1)
     mean_matched = float(per_order.mean())
     return Contrast(
-        value=float(tested.mean() - mean_matched),
+        value=float(tested[0].mean() - mean_matched),
         ci_low=float(low),
         ci_high=float(high),
         se=float(boot.std(ddof=1)),
-        ratio=float(tested.mean() / mean_matched) if mean_matched != 0 else float("nan"),
-        share_beaten=float(np.mean(per_order < tested.mean())),
+        ratio=float(tested[0].mean() / mean_matched) if mean_matched != 0 else float("nan"),
+        share_beaten=float(np.mean(per_order < tested[0].mean())),
         n_orders=int(n_orders),
         n_prompts=int(n_prompts),
         n_bootstrap=int(n_bootstrap),
+        ratio_low=float(ratio_low),
+        ratio_high=float(ratio_high),
+        n_rankings=int(n_rankings),
     )

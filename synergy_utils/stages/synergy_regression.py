@@ -36,6 +36,7 @@ class Coefficient:
     n_heads: int
     n_bootstrap: int
     covariates: list[str]
+    n_rankings: int = 1
 
 
 def design_matrix(
@@ -85,11 +86,19 @@ def synergy_coefficient(
     the other three (n_layers, n_heads): the synergy score, the projected output norm and the
     self-information (nats). The value is the OLS coefficient times sd(synergy) / sd(damage);
     resample ``b`` draws heads with replacement and refits.
+
+    Ranking noise: ``synergy`` may be (n_rankings, n_layers, n_heads), row 0 the scores of the
+    full ranking set and rows 1.. scores on bootstrap resamples of the ranking prompts; the
+    value uses row 0 and each resample one of the other rows (drawn at random).
     """
     y = np.asarray(damage, dtype=float)
     if y.ndim == 3:
         y = y.mean(axis=2)
-    x, names = design_matrix(synergy, norm, self_information)
+    rankings = np.asarray(synergy, dtype=float)
+    if rankings.ndim == 2:
+        rankings = rankings[None]
+    designs = [design_matrix(r, norm, self_information) for r in rankings]
+    x, names = designs[0]
     y = y.reshape(-1)
     if y.size != x.shape[0] or not np.isfinite(y).all():
         raise ValueError(
@@ -98,8 +107,12 @@ def synergy_coefficient(
     if x.shape[0] <= x.shape[1] + 1:
         raise ValueError(f"{x.shape[0]} heads are too few for {x.shape[1]} coefficients")
     value = _standardised(x, y)
-    rows = as_generator(seed).integers(0, y.size, size=(n_bootstrap, y.size))
-    boot = np.array([_standardised(x[r], y[r]) for r in rows])
+    rng = as_generator(seed)
+    rows = rng.integers(0, y.size, size=(n_bootstrap, y.size))
+    picks = rng.integers(1, len(designs), n_bootstrap) if len(designs) > 1 else [0] * n_bootstrap
+    boot = np.array(
+        [_standardised(designs[k][0][r], y[r]) for r, k in zip(rows, picks, strict=True)]
+    )
     boot = boot[np.isfinite(boot)]
     tail = 100 * (1 - ci_level) / 2
     low, high = np.percentile(boot, [tail, 100 - tail])
@@ -113,4 +126,5 @@ def synergy_coefficient(
         n_heads=int(y.size),
         n_bootstrap=int(boot.size),
         covariates=names[2:],
+        n_rankings=len(designs),
     )

@@ -17,13 +17,15 @@ effect at 80 % power from the bootstrap SE.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Assessment
+from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, AblationGiven, Assessment, Estimate
 from ..verdicts import finite
 
 if TYPE_CHECKING:
+    from ...stages.given_norm import GivenNormResult
     from ...stages.matched_orders import Contrast
     from ...stages.synergy_regression import Coefficient
 
@@ -121,3 +123,79 @@ def paragraph(assessment: GivenAssessment) -> str:
         f"random orders by {e.contrast:.3g} [{e.contrast_low:.3g}, {e.contrast_high:.3g}]. "
         f"Verdict: **{assessment.verdict}**: {assessment.reason}."
     )
+
+
+def _estimate(value: float, low: float, high: float) -> Estimate:
+    return Estimate(*(float(v) if finite(v) else None for v in (value, low, high)))
+
+
+def summary_section(
+    result: GivenNormResult, assessment: GivenAssessment, *, order: str, n_prompts: int,
+    n_single_prompts: int,
+) -> AblationGiven:  # fmt: skip
+    """The ``given`` part of the ``ablation`` section of ``summary.json``: ``result`` of
+    :func:`synergy_utils.stages.given_norm.given_norm_study` and its verdict."""
+    from ...stages.given_norm import VERDICT_MODE
+
+    c, k = result.coefficient, result.contrasts[VERDICT_MODE]
+    e = assessment.evidence
+    return AblationGiven(
+        order=order,
+        mode=VERDICT_MODE,
+        window=result.window,
+        step=result.step,
+        coefficient=_estimate(c.value, c.ci_low, c.ci_high),
+        coefficient_mde=float(c.mde),
+        contrast=_estimate(k.value, k.ci_low, k.ci_high),
+        contrast_mde=float(e.contrast_mde),
+        matched_ratio=_estimate(k.ratio, k.ratio_low, k.ratio_high),
+        share_beaten=float(k.share_beaten),
+        mode_ratios={
+            m: _estimate(v.ratio, v.ratio_low, v.ratio_high) for m, v in result.contrasts.items()
+        },
+        n_heads=int(c.n_heads),
+        n_orders=int(k.n_orders),
+        n_rankings=int(k.n_rankings),
+        n_prompts=int(n_prompts),
+        n_single_prompts=int(n_single_prompts),
+        covariates=list(c.covariates),
+        verdict=assessment.verdict,
+        reason=assessment.reason,
+        seconds=dict(result.seconds),
+    )
+
+
+def evidence_from_summary(given: AblationGiven) -> GivenEvidence:
+    """The rule's evidence as stored in ``summary.json`` (the landing page re-applies the rule)."""
+
+    def num(v: float | None) -> float:
+        return float("nan") if v is None else float(v)
+
+    return GivenEvidence(
+        num(given.coefficient.value), num(given.coefficient.ci_low),
+        num(given.coefficient.ci_high), given.coefficient_mde,
+        num(given.contrast.value), num(given.contrast.ci_low), num(given.contrast.ci_high),
+        given.contrast_mde, num(given.matched_ratio.value), given.n_heads, given.n_orders,
+    )  # fmt: skip
+
+
+def given_estimate(given: AblationGiven, fmt: Callable[[Any], str]) -> str:
+    """The landing page's estimate cell of the rule: the matched ratio over the window and the
+    coefficient, each with its interval (ranking noise included)."""
+    return (
+        f"matched ratio over 0–{100 * given.window:.0f} % {fmt(given.matched_ratio)} "
+        f"({given.n_rankings} rankings × {given.n_orders} matched orders); synergy "
+        f"coefficient given norm, layer and persistence {fmt(given.coefficient)} sd/sd "
+        f"(MDE {given.coefficient_mde:.2f})"
+    )
+
+
+def mode_sentence(given: AblationGiven) -> str:
+    """The matched ratio in every ablation mode, the deciding one first."""
+    parts = []
+    for mode, ratio in given.mode_ratios.items():
+        text = "n/a" if ratio.value is None else f"{ratio.value:.2f}"
+        if ratio.ci_low is not None and ratio.ci_high is not None:
+            text += f" [{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]"
+        parts.append(f"{mode} {text}" + (" (decides)" if mode == given.mode else ""))
+    return "Matched ratio by ablation mode: " + "; ".join(parts) + "."
