@@ -233,3 +233,43 @@ def plot_accuracy_vs_fraction(table, synergy_order: str = "synergy"):
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def plot_given_norm(single_head, areas, mode: str = "zero"):
+    """Claim 4 given norm and layer, two panels. Left: each head's single-head damage (mean
+    KL over prompts) against its core score, coloured by layer third. Right: the prompt-mean
+    window area of every matched random order (dots, one row per ranking) beside the core
+    order's (diamond). ``single_head``/``areas``: the datasets of
+    :func:`synergy_utils.stages.given_norm.given_norm_study`."""
+    use_style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    kl = single_head["kl"].mean("prompt").values
+    core = single_head["core"].values
+    n_layers = kl.shape[0]
+    third = np.arange(n_layers) * 3 // n_layers
+    palette = colors(3)
+    for t, name in enumerate(("first third", "middle third", "last third")):
+        rows = third == t
+        left.scatter(core[rows].ravel(), kl[rows].ravel(), s=14, color=palette[t], label=name)
+    left.set_yscale("log")
+    left.set_xlabel("core score: synergy beyond persistence and redundancy (nats per pair)")
+    left.set_ylabel("KL(clean ‖ ablated) removing the head alone (nats/token)")
+    left.legend(fontsize="small", title="layer", loc="best")
+    area = areas["area"].sel(mode=mode).mean("prompt")
+    valid = np.isfinite(area.sel(order="core").values)
+    rankings = area["ranking"].values[valid]
+    for k, r in enumerate(rankings):
+        matched = area.sel(ranking=r).values[1:]
+        right.scatter(matched, np.full(matched.size, k), s=16, color="0.55",
+                      label="matched random orders" if k == 0 else None)  # fmt: skip
+        right.scatter(float(area.sel(ranking=r, order="core")), k, marker="D", s=50,
+                      color=palette[1], label="core order" if k == 0 else None)  # fmt: skip
+    right.set_yticks(np.arange(len(rankings)))
+    right.set_yticklabels(
+        ["all ranking prompts" if r == 0 else f"re-ranking {r}" for r in rankings]
+    )
+    window = 100 * float(areas.attrs["window"])
+    right.set_xlabel(f"KL-curve area over 0–{window:.0f} % of heads removed ({mode})")
+    right.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    return fig

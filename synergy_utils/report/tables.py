@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..summary import CoreEvidence, Cores, Estimate, Models, Ratio, Summary, Test
+from ..summary import Ablation, CoreEvidence, Cores, Estimate, Models, Ratio, Summary, Test
 from .claims import (
     ablation_verdict,
     core_verdict,
@@ -21,6 +21,8 @@ from .claims import (
     raw_profile_reading,
 )
 from .claims.ablation import ablation_estimate, ratios_verdict
+from .claims.ablation_given import assess as assess_given
+from .claims.ablation_given import evidence_from_summary, given_estimate
 from .claims.transition_power import STATED_STEP_SD
 from .verdicts import (
     AUTOCORRELATION_TRACKING_R,
@@ -129,6 +131,31 @@ def _null_estimate(cores: Cores | None) -> str:
     return "; ".join(parts)
 
 
+def claim4_row(ablation: Ablation | None) -> tuple[str, str, str, str]:
+    """Claim 4's landing-page row: the rule given norm and layer where the run measured it
+    (matched ratio over the window, synergy coefficient), the order comparison beside it."""
+    title = "4 · Ablating synergistic heads is catastrophic"
+    given = ablation.given if ablation is not None else None
+    if given is None:
+        return (
+            title,
+            "KL-curve area on held-out prompts, synergy order / random and each confound "
+            "order (> 1 claimed)",
+            ablation_estimate(ablation, fmt_estimate),
+            ablation_verdict(ablation),
+        )
+    verdict = assess_given(evidence_from_summary(given)).verdict
+    return (
+        title,
+        "removing the claim-1 core against random orders matched on layer and projected "
+        "norm (KL-curve area over the window), and single-head damage regressed on synergy "
+        "given norm, layer and persistence",
+        f"{given_estimate(given, fmt_estimate)}; order comparison: "
+        f"{ablation_estimate(ablation, fmt_estimate)}",
+        verdict,
+    )
+
+
 def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
     """Rows ``(claim or control, measure, estimate [95 % CI], verdict)`` of the landing page.
 
@@ -151,13 +178,7 @@ def verdict_rows(summary: Summary) -> list[tuple[str, str, str, str]]:
             _phase_estimate(summary),
             phase_verdict(summary.phase),
         ),
-        (
-            "4 · Ablating synergistic heads is catastrophic",
-            "KL-curve area on held-out prompts, synergy order / random and each confound "
-            "order (> 1 claimed)",
-            ablation_estimate(ablation, fmt_estimate),
-            ablation_verdict(ablation),
-        ),
+        claim4_row(ablation),
         (
             "Control · synergy vs redundancy",
             "correlation of per-head synergy and redundancy",

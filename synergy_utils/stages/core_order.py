@@ -125,3 +125,17 @@ def core_inputs(results_dir: str | Path, series: Any = None) -> tuple[np.ndarray
         per_prompt.sel(atom="rtr").values,
         head_persistence(values),
     )
+
+
+def core_rankings(
+    delta_sts: Any, delta_rtr: Any, persistence: Any, n_rankings: int = 1, seed: int = 0
+) -> np.ndarray:
+    """``(n_rankings, L, H)``: row 0 the core scores of all ranking prompts
+    (:func:`core_scores`), rows 1.. :func:`ranking_replicates` (ranking noise)."""
+    full = core_scores(delta_sts, delta_rtr, persistence)[None]
+    if n_rankings < 1:
+        raise ValueError(f"n_rankings must be >= 1, got {n_rankings}")
+    if n_rankings == 1:
+        return full
+    replicates = ranking_replicates(delta_sts, delta_rtr, persistence, n_rankings - 1, seed)
+    return np.concatenate([full, replicates])

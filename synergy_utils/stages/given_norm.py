@@ -87,6 +87,30 @@ def window_areas(
     return area.reshape(lead + (batch.n_prompts,))
 
 
+def head_covariates(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    series: Any,
+    max_new_tokens: int = 8,
+    tau: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(norm, self_information)``, each (n_layers, n_heads): the mean projected output norm
+    of every head (what zeroing removes: the norm of its contribution after the output
+    projection, :func:`synergy_utils.lm.recording.record_head_series` with
+    ``reduction="projected"``, on ``prompts``) and the self-information of its ranking series
+    (nats, lag ``tau``)."""
+    from ..lm.recording import record_head_series
+    from .ablation_orders import series_scores
+
+    projected = record_head_series(
+        model, tokenizer, list(prompts), max_new_tokens, reduction="projected",
+        batch_size=len(prompts),
+    )  # fmt: skip
+    norm = np.nanmean(np.asarray(projected.values, dtype=np.float64), axis=(0, 1))
+    return norm, series_scores(series, tau)["self_information"]
+
+
 @dataclass
 class GivenNormResult:
     """What :func:`given_norm_study` measured: the coefficient, the matched contrast of each
@@ -134,7 +158,7 @@ def given_norm_study(
     *,
     single_batch: TeacherForcedBatch | None = None,
     window: float = WINDOW,
-    step: float = 0.1,
+    fraction_step: float = 0.1,
     n_matched: int = 8,
     modes: Sequence[str] = GIVEN_MODES,
     means: np.ndarray | None = None,
@@ -159,7 +183,7 @@ def given_norm_study(
     if "mean" in modes and means is None:
         raise ValueError("mode 'mean' needs means (interventions.head_mean_outputs)")
     layout = head_layout(model)
-    counts = removal_counts(layout.n_total, step, window)
+    counts = removal_counts(layout.n_total, fraction_step, window)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     single_batch = batch if single_batch is None else single_batch
@@ -192,7 +216,7 @@ def given_norm_study(
         single_head=_single_dataset(single, core[0], norm, self_information),
         areas=_areas_dataset(area_arrays, counts, layout.n_total),
         window=float(window),
-        step=float(step),
+        step=float(fraction_step),
         seconds=seconds,
     )
 
