@@ -304,14 +304,14 @@ SHARED = teacher_forcing.Continuations(
 )
 
 
-def test_resample_needs_two_prompts_and_a_shift():
+def test_resample_needs_a_shift_and_leaves_one_row_alone():
     model = tiny_model("llama")
     with pytest.raises(ValueError, match="shift"):
         with interventions.ablated(model, [(0, 1)], "resample", shift=0):
             pass
-    with pytest.raises(RuntimeError, match="at least 2 prompts"):
-        with interventions.ablated(model, [(0, 1)], "resample"):
-            capture(model, INPUT[:1])
+    clean, _ = capture(model, INPUT[:1])
+    with interventions.ablated(model, [(0, 1)], "resample"):  # one row: the same everywhere
+        assert torch.equal(capture(model, INPUT[:1])[0], clean)
 
 
 def test_ablating_no_heads_gives_zero_kl():

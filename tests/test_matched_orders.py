@@ -135,3 +135,18 @@ def test_synergy_coefficient_is_null_when_synergy_only_tracks_norm():
     assert found.value == pytest.approx(beta[1] * synergy.std() / damage.std())
     with pytest.raises(ValueError, match="one value per head"):
         synergy_coefficient(damage[:3], synergy, norm, info)
+
+
+def test_ranking_replicates_widen_the_interval_and_keep_the_value():
+    rng = np.random.default_rng(5)
+    matched = rng.normal(1.0, 0.05, (3, 6, 20))
+    tested = matched[:, 0] + np.array([0.2, -0.1, 0.5])[:, None]  # rankings disagree
+    fixed = matched_contrast(tested[0], matched[0], n_bootstrap=2000, seed=1)
+    noisy = matched_contrast(tested, matched, n_bootstrap=2000, seed=1)
+    assert noisy.value == pytest.approx(fixed.value)
+    assert noisy.ratio == pytest.approx(fixed.ratio)
+    assert noisy.n_rankings == 3 and fixed.n_rankings == 1
+    assert noisy.ci_high - noisy.ci_low > 2 * (fixed.ci_high - fixed.ci_low)
+    assert fixed.ratio_low < fixed.ratio < fixed.ratio_high
+    with pytest.raises(ValueError, match="n_rankings"):
+        matched_contrast(tested, matched[:2])

@@ -163,7 +163,9 @@ def ablated(model: nn.Module, heads: Iterable[Head], mode: str = "zero", **kw: A
         (n_layers, n_heads, head_dim), from :func:`head_mean_outputs`).
         ``"resample"``: the slice is replaced by the same head's output at the same position
         on another prompt of the batch (rows rolled by ``shift``, default 1; with left padding
-        the generated tokens of equally long continuations line up); needs >= 2 prompts.
+        the generated tokens of equally long continuations line up). A one-row pass (a prefix
+        shared by all prompts, computed once) is left as it is: it is the same on every prompt;
+        so a batch of one prompt is not changed at all.
         ``"noise"``: Gaussian noise of standard deviation ``std`` (absolute, in the units of
         the head output) is added to the slice; ``seed`` (default 0) seeds one generator per
         ``with`` block, drawn from in call order.
@@ -236,11 +238,7 @@ def _slice_edit(mode: str, layer: int, kw: Mapping[str, Any], state: dict[str, A
         shift = int(kw.get("shift", 1))
 
         def edit(v: torch.Tensor, idx: torch.Tensor) -> None:
-            if v.dim() < 3 or v.shape[0] < 2:
-                raise RuntimeError(
-                    "mode 'resample' replaces a head's output by its output on another prompt "
-                    "of the batch: it needs a batch of at least 2 prompts"
-                )
+            # a one-row pass (a prompt prefix shared by every row) is the same on every prompt
             v[..., idx, :] = v[..., idx, :].roll(shift, dims=0)
 
     else:

@@ -180,6 +180,8 @@ def given_norm_study(
     unknown = sorted(set(modes) - set(GIVEN_MODES))
     if unknown or VERDICT_MODE not in modes:
         raise ValueError(f"modes must include {VERDICT_MODE!r} and lie in {GIVEN_MODES}: {modes}")
+    if "resample" in modes and batch.n_prompts < 2:
+        raise ValueError("mode 'resample' needs at least 2 held-out prompts")
     if "mean" in modes and means is None:
         raise ValueError("mode 'mean' needs means (interventions.head_mean_outputs)")
     layout = head_layout(model)
