@@ -46,17 +46,42 @@ def single_head_damage(
     *,
     clean: Any = None,
     mode: str = "zero",
+    heads: np.ndarray | None = None,
     progress: bool = False,
     **ablation_kw: Any,
 ) -> np.ndarray:
     """``(n_layers, n_heads, n_prompts)`` KL(clean ‖ ablated) in nats per token of removing
-    each head alone (one pass per head, :func:`kl_under_ablation`)."""
+    each head alone (one pass per head, :func:`kl_under_ablation`); ``heads``: optional
+    (n_layers, n_heads) booleans, the heads to measure (the others are NaN)."""
     layout = head_layout(model)
-    sets = [[(layer, head)] for layer in range(layout.n_layers) for head in range(layout.n_heads)]
+    grid = (layout.n_layers, layout.n_heads)
+    chosen = np.ones(grid, bool) if heads is None else np.asarray(heads, bool)
+    if chosen.shape != grid:
+        raise ValueError(f"heads must be {grid} booleans, got shape {chosen.shape}")
+    pairs = np.argwhere(chosen)
+    sets = [[(int(layer), int(head))] for layer, head in pairs]
     kl = kl_under_ablation(
         model, batch, sets, clean=clean, mode=mode, progress=progress, **ablation_kw
     )
-    return kl[:, :, 0].reshape(layout.n_layers, layout.n_heads, batch.n_prompts)
+    out = np.full(grid + (batch.n_prompts,), np.nan)
+    out[pairs[:, 0], pairs[:, 1]] = kl[:, :, 0]
+    return out
+
+
+def single_head_sample(shape: tuple[int, int], n_single_heads: int, seed: int = 0) -> np.ndarray:
+    """(n_layers, n_heads) booleans: ``n_single_heads`` heads drawn without replacement (from
+    ``numpy.random.default_rng([seed, 7])``), every head for 0 or at least all of them."""
+    n_total = int(np.prod(shape))
+    if n_single_heads < 0:
+        raise ValueError(f"n_single_heads must be >= 0, got {n_single_heads}")
+    chosen = np.zeros(n_total, bool)
+    if n_single_heads == 0 or n_single_heads >= n_total:
+        chosen[:] = True
+    else:
+        chosen[np.random.default_rng([seed, 7]).choice(n_total, n_single_heads, replace=False)] = (
+            True
+        )
+    return chosen.reshape(shape)
 
 
 def window_areas(
@@ -160,6 +185,7 @@ def given_norm_study(
     window: float = WINDOW,
     fraction_step: float = 0.1,
     n_matched: int = 8,
+    n_single_heads: int = 0,
     modes: Sequence[str] = GIVEN_MODES,
     means: np.ndarray | None = None,
     n_bootstrap: int = 1000,
@@ -172,8 +198,10 @@ def given_norm_study(
     re-rankings (:func:`.core_order.ranking_replicates`), or (n_layers, n_heads);
     ``norm``: projected output norm per head; ``self_information``: nats per head.
     ``batch``: held-out prompts for the order areas; ``single_batch``: the prompts of the
-    single-head passes (default ``batch``). The other modes than :data:`VERDICT_MODE` use
-    ranking row 0 only. ``means``: head means for mode ``mean`` (required if it is asked).
+    single-head passes (default ``batch``); ``n_single_heads``: heads measured alone (0: all;
+    a seeded random sample otherwise, :func:`single_head_sample`). The other modes than
+    :data:`VERDICT_MODE` use ranking row 0 only. ``means``: head means for mode ``mean``
+    (required if it is asked).
     """
     core = np.asarray(core, dtype=float)
     core = _filled(core[None] if core.ndim == 2 else core)
@@ -189,10 +217,11 @@ def given_norm_study(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     single_batch = batch if single_batch is None else single_batch
-    single = single_head_damage(model, single_batch, progress=progress)
+    measured = single_head_sample((layout.n_layers, layout.n_heads), n_single_heads, seed)
+    single = single_head_damage(model, single_batch, heads=measured, progress=progress)
     seconds["single_head"] = round(time.perf_counter() - started, 1)
     coefficient = synergy_coefficient(
-        single, core, norm, self_information, n_bootstrap=n_bootstrap, seed=seed
+        single, core, norm, self_information, n_bootstrap=n_bootstrap, seed=seed, heads=measured
     )
     tested, matched = _matched_sets(core, norm, n_matched, seed)
     clean = clean_pass(model, batch, record_layers=True)

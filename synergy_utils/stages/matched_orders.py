@@ -192,7 +192,7 @@ def matched_contrast(
     Ranking noise: ``tested`` (n_rankings, n_prompts) and ``matched`` (n_rankings, n_orders,
     n_prompts), row 0 the order of the full ranking set and rows 1.. orders re-ranked on
     bootstrap resamples of the ranking prompts, each with its own matched orders. The value
-    is row 0's; each resample also draws one of the re-ranked rows, so the interval carries
+    is row 0's; each resample also draws one of the rows at random, so the interval carries
     the spread between rankings.
     """
     tested, matched = _damage_arrays(tested, matched)
@@ -200,7 +200,7 @@ def matched_contrast(
     rng = as_generator(seed)
     prompts = rng.integers(0, n_prompts, size=(n_bootstrap, n_prompts))
     orders = rng.integers(0, n_orders, size=n_bootstrap)
-    rankings = rng.integers(1, n_rankings, size=n_bootstrap) if n_rankings > 1 else 0 * orders
+    rankings = rng.integers(0, n_rankings, size=n_bootstrap) if n_rankings > 1 else 0 * orders
     tested_boot = tested[rankings[:, None], prompts].mean(axis=1)
     matched_boot = matched[rankings[:, None], orders[:, None], prompts].mean(axis=1)
     boot = tested_boot - matched_boot

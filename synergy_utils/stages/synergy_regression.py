@@ -78,6 +78,7 @@ def synergy_coefficient(
     n_bootstrap: int = 1000,
     seed: int = 0,
     ci_level: float = CI_LEVEL,
+    heads: Any = None,
 ) -> Coefficient:
     """The synergy coefficient of ``damage ~ synergy + norm + layer third + self-information``.
 
@@ -89,7 +90,10 @@ def synergy_coefficient(
 
     Ranking noise: ``synergy`` may be (n_rankings, n_layers, n_heads), row 0 the scores of the
     full ranking set and rows 1.. scores on bootstrap resamples of the ranking prompts; the
-    value uses row 0 and each resample one of the other rows (drawn at random).
+    value uses row 0 and each resample one of the rows (drawn at random).
+
+    ``heads``: optional (n_layers, n_heads) booleans, the heads whose damage was measured (the
+    others' damage may be NaN); the fit uses those rows only.
     """
     y = np.asarray(damage, dtype=float)
     if y.ndim == 3:
@@ -97,19 +101,27 @@ def synergy_coefficient(
     rankings = np.asarray(synergy, dtype=float)
     if rankings.ndim == 2:
         rankings = rankings[None]
+    grid = rankings.shape[1:]
+    keep = np.ones(grid, bool) if heads is None else np.asarray(heads, bool)
+    if keep.shape != grid:
+        raise ValueError(f"heads must be (n_layers, n_heads) {grid}, got {keep.shape}")
+    keep = keep.reshape(-1)
     designs = [design_matrix(r, norm, self_information) for r in rankings]
+    designs = [(x[keep], names) for x, names in designs]
     x, names = designs[0]
-    y = y.reshape(-1)
-    if y.size != x.shape[0] or not np.isfinite(y).all():
+    if y.size != keep.size:
         raise ValueError(
-            f"damage must be finite with one value per head ({x.shape[0]}), got {np.shape(damage)}"
+            f"damage must have one value per head ({keep.size}), got {np.shape(damage)}"
         )
+    y = y.reshape(-1)[keep]
+    if not np.isfinite(y).all():
+        raise ValueError("damage of a measured head is NaN or inf")
     if x.shape[0] <= x.shape[1] + 1:
         raise ValueError(f"{x.shape[0]} heads are too few for {x.shape[1]} coefficients")
     value = _standardised(x, y)
     rng = as_generator(seed)
     rows = rng.integers(0, y.size, size=(n_bootstrap, y.size))
-    picks = rng.integers(1, len(designs), n_bootstrap) if len(designs) > 1 else [0] * n_bootstrap
+    picks = rng.integers(0, len(designs), n_bootstrap) if len(designs) > 1 else [0] * n_bootstrap
     boot = np.array(
         [_standardised(designs[k][0][r], y[r]) for r, k in zip(rows, picks, strict=True)]
     )

@@ -119,8 +119,11 @@ def paragraph(assessment: GivenAssessment) -> str:
     return (
         f"Given norm, layer third and self-information, one sd of synergy changes the damage "
         f"by {e.coefficient:.3f} [{e.coefficient_low:.3f}, {e.coefficient_high:.3f}] sd "
-        f"({e.n_heads} heads); the synergy order's damage exceeds that of {e.n_orders} matched "
-        f"random orders by {e.contrast:.3g} [{e.contrast_low:.3g}, {e.contrast_high:.3g}]. "
+        f"({e.n_heads} heads removed alone); the removal order's KL-curve area minus that of "
+        f"{e.n_orders} matched random orders is {e.contrast:.3g} "
+        f"[{e.contrast_low:.3g}, {e.contrast_high:.3g}] nats × share of heads"
+        + (f" (ratio {e.matched_ratio:.2f})" if finite(e.matched_ratio) else "")
+        + ". "
         f"Verdict: **{assessment.verdict}**: {assessment.reason}."
     )
 
