@@ -69,3 +69,26 @@ def test_the_study_runs_every_mode_and_refuses_bad_ones():
         given_norm_study(model, batch, core, norm, info, modes=("mean",), means=means)
     with pytest.raises(ValueError, match="means"):
         given_norm_study(model, batch, core, norm, info, modes=("zero", "mean"))
+
+
+def test_a_sample_of_single_heads_is_measured_and_fitted_alone():
+    from synergy_utils.stages.given_norm import single_head_sample
+    from synergy_utils.stages.synergy_regression import synergy_coefficient
+
+    model, batch = tiny_model("llama"), _batch()
+    chosen = single_head_sample((N_LAYERS, N_HEADS), 5, seed=1)
+    assert chosen.sum() == 5 and single_head_sample((2, 4), 0).all()
+    np.testing.assert_array_equal(chosen, single_head_sample((N_LAYERS, N_HEADS), 5, seed=1))
+    damage = single_head_damage(model, batch, heads=chosen)
+    assert np.isfinite(damage[chosen]).all() and np.isnan(damage[~chosen]).all()
+    np.testing.assert_allclose(damage[chosen], single_head_damage(model, batch)[chosen])
+    rng = np.random.default_rng(0)
+    grid = (12, 9)
+    synergy, norm, info = rng.normal(size=grid), rng.lognormal(size=grid), rng.random(grid)
+    full_damage = norm + 0.5 * synergy + rng.normal(0, 0.3, grid)
+    sample = single_head_sample(grid, 60, seed=2)
+    masked = np.where(sample, full_damage, np.nan)
+    found = synergy_coefficient(masked, synergy, norm, info, n_bootstrap=100, heads=sample)
+    assert found.n_heads == 60
+    with pytest.raises(ValueError, match="NaN"):
+        synergy_coefficient(masked, synergy, norm, info, n_bootstrap=100)
