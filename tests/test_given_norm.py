@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from synergy_utils.lm import interventions, teacher_forcing
 from synergy_utils.stages.given_norm import given_norm_study, single_head_damage, window_areas
 
-from .test_ablation import CONT, N_HEADS, N_LAYERS, tiny_model
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from .test_ablation import (
+    CONT,
+    N_HEADS,
+    N_LAYERS,
+    _one_thread,  # noqa: F401  (autouse: tiny models run on one thread)
+    tiny_model,
+)
 
 
 def _batch():

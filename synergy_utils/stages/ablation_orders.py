@@ -157,6 +157,18 @@ def series_scores(values: Any, tau: int = 1) -> dict[str, np.ndarray]:
     return {"output_norm": norm, "self_information": info}
 
 
+def cores_file(results_dir: str | Path, name: str) -> Path:
+    """The path of ``name``, a file the cores chapter writes, in ``results_dir``; a
+    FileNotFoundError naming the chapter to run if it is missing."""
+    path = Path(results_dir) / name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: run notebooks/03_synergistic_cores.ipynb with the same "
+            f"results_dir first (it writes {name})"
+        )
+    return path
+
+
 def order_scores(
     results_dir: str | Path, *, tau: int = 1, series: Any = None
 ) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -168,12 +180,7 @@ def order_scores(
     order of that table.
     """
     folder = Path(results_dir)
-    path = folder / "head_scores.csv"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: run notebooks/03_synergistic_cores.ipynb with the same "
-            "results_dir first (it writes head_scores.csv)"
-        )
+    path = cores_file(folder, "head_scores.csv")
     found: dict[str, np.ndarray] = dict(table_scores(path))
     notes = []
     for redundancy, names in (("mmi", ("synergy", "delta_sts")), ("ccs", ("ccs_sts",))):

@@ -105,14 +105,10 @@ def core_inputs(results_dir: str | Path, series: Any = None) -> tuple[np.ndarray
     import xarray as xr
 
     from ..results import netcdf_engine
+    from .ablation_orders import cores_file
 
     folder = Path(results_dir)
-    path = folder / "cores_null_mmi.nc"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: run notebooks/03_synergistic_cores.ipynb with the same "
-            "results_dir first (it writes cores_null_mmi.nc)"
-        )
+    path = cores_file(folder, "cores_null_mmi.nc")
     with xr.open_dataset(path, engine=netcdf_engine()) as ds:
         per_prompt = ds["delta_prompt"].load()
     if series is None:

@@ -215,16 +215,19 @@ def given_norm_study(
     layout = head_layout(model)
     counts = removal_counts(layout.n_total, fraction_step, window)
     seconds: dict[str, float] = {}
+    clean = clean_pass(model, batch, record_layers=True)
     started = time.perf_counter()
     single_batch = batch if single_batch is None else single_batch
+    single_clean = clean if single_batch is batch else None
     measured = single_head_sample((layout.n_layers, layout.n_heads), n_single_heads, seed)
-    single = single_head_damage(model, single_batch, heads=measured, progress=progress)
+    single = single_head_damage(
+        model, single_batch, clean=single_clean, heads=measured, progress=progress
+    )
     seconds["single_head"] = round(time.perf_counter() - started, 1)
     coefficient = synergy_coefficient(
         single, core, norm, self_information, n_bootstrap=n_bootstrap, seed=seed, heads=measured
     )
     tested, matched = _matched_sets(core, norm, n_matched, seed)
-    clean = clean_pass(model, batch, record_layers=True)
     contrasts, area_arrays = {}, {}
     for mode in modes:
         started = time.perf_counter()
