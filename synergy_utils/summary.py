@@ -437,6 +437,8 @@ class AblationGiven:
     random orders matched on layer third and projected-norm decile (``contrast`` in nats ×
     share of heads, ``matched_ratio`` the area ratio; intervals over prompts, matched orders and
     rankings). ``mode_ratios`` holds the matched ratio of every ablation mode (``mode`` decides).
+    ``accuracy_gap``: task accuracy with the order's top ``accuracy_fraction`` of heads
+    perturbed minus random heads perturbed (read by the rule beside KL; None when not measured).
     """
 
     order: str
@@ -459,6 +461,8 @@ class AblationGiven:
     verdict: str
     reason: str
     seconds: dict[str, float] = field(default_factory=dict)
+    accuracy_gap: Estimate | None = None
+    accuracy_fraction: float | None = None
 
 
 @dataclass

@@ -884,6 +884,41 @@ def test_accuracy_table_from_known_counts():
     assert rnd["ci_low"] <= 0.375 <= rnd["ci_high"]
 
 
+def test_accuracy_gap_is_paired_over_tasks_and_pools_random_sets():
+    correct = np.array(
+        [
+            [1, 1, 1, 1, 1],  # intact
+            [0, 1, 0, 1, 0],  # core, top, draw 0
+            [0, 1, 1, 1, 0],  # core, top, draw 1
+            [1, 1, 1, 1, 0],  # random set 0
+            [1, 0, 1, 1, 1],  # random set 1
+            [0, 0, 0, 0, 0],  # core at another fraction: not read
+        ],
+        dtype=float,
+    )
+    ds = xr.Dataset(
+        {"correct": (("condition", "task"), correct)},
+        coords={
+            "order": ("condition", ["intact", "core", "core", "random", "random", "core"]),
+            "group": ("condition", ["intact", "top", "top", "random", "random", "top"]),
+            "fraction": ("condition", [0.0, 0.25, 0.25, 0.25, 0.25, 0.1]),
+        },
+    )
+    gap = ablation.accuracy_gap(ds, "core", 0.25, n_bootstrap=2000, seed=0)
+    per_task = correct[1:3].mean(axis=0) - correct[3:5].mean(axis=0)
+    assert gap["value"] == pytest.approx(per_task.mean()) == pytest.approx(0.5 - 0.8)
+    assert gap["order_accuracy"] == 0.5 and gap["random_accuracy"] == 0.8
+    assert gap["ci_low"] <= gap["value"] <= gap["ci_high"] and gap["n_tasks"] == 5
+    # the slow way: resample tasks with the same indices for both arms
+    idx = resampling.bootstrap_indices(5, 2000, 0)
+    boot = per_task[idx].mean(axis=1)
+    assert gap["ci_low"] == pytest.approx(np.percentile(boot, 2.5))
+    with pytest.raises(ValueError, match="fraction 0.5"):
+        ablation.accuracy_gap(ds, "core", 0.5)
+    with pytest.raises(ValueError, match="'norm'"):
+        ablation.accuracy_gap(ds, "norm", 0.25)
+
+
 def test_distinct_tasks_do_not_repeat_a_problem():
     from synergy_utils.stages import tasks
 

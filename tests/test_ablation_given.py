@@ -109,3 +109,51 @@ def test_the_given_section_round_trips_and_feeds_the_landing_page():
     text = given_estimate(back, fmt_estimate)
     assert "0–40 %" in text and "1 rankings × 8 matched orders" in text
     assert "confound" in claim4_row(None)[1]  # without the given part: the order comparison
+
+
+def _with_gap(found: GivenEvidence, gap: tuple[float, float, float]) -> GivenEvidence:
+    return dataclasses.replace(
+        found, accuracy_gap=gap[0], accuracy_gap_low=gap[1], accuracy_gap_high=gap[2]
+    )
+
+
+def test_accuracy_is_read_beside_kl():
+    kl_up = _evidence((0.3, 0.2, 0.4), (5.0, 1.0, 9.0))
+    kl_null = _evidence((0.0, -0.05, REFERENCE_EFFECT / 2), (0.1, -1.0, 1.0))
+    # accuracy agrees (the order hurts accuracy more) or is undecided: KL decides
+    assert assess(_with_gap(kl_up, (-0.2, -0.3, -0.1))).verdict == SUPPORTED
+    assert assess(_with_gap(kl_up, (0.0, -0.1, 0.1))).verdict == SUPPORTED
+    # KL says the order hurts more, accuracy says less: the measures disagree
+    split = assess(_with_gap(kl_up, (0.2, 0.1, 0.3)))
+    assert split.verdict == INCONCLUSIVE and "disagree" in split.reason
+    assert "+0.20 [+0.10, +0.30]" in split.reason and "Task accuracy" in paragraph(split)
+    # not supported by KL while accuracy says the order hurts more: stated, verdict kept
+    stated = assess(_with_gap(kl_null, (-0.2, -0.3, -0.1)))
+    assert stated.verdict == NOT_SUPPORTED and "accuracy disagrees" in stated.reason
+    assert "accuracy" not in assess(_with_gap(kl_null, (0.1, 0.05, 0.2))).reason
+    assert "Task accuracy" not in paragraph(assess(kl_null))  # no gap measured
+
+
+def test_the_accuracy_gap_survives_the_summary():
+    from synergy_utils.report.claims.ablation_given import evidence_from_summary, summary_section
+    from synergy_utils.stages.given_norm import GivenNormResult
+    from synergy_utils.stages.matched_orders import matched_contrast
+    from synergy_utils.stages.synergy_regression import synergy_coefficient
+    from synergy_utils.summary import AblationGiven
+
+    rng = np.random.default_rng(4)
+    synergy = rng.normal(size=(12, 9))
+    norm, info = rng.lognormal(size=(12, 9)), rng.random((12, 9))
+    damage = norm + 0.6 * synergy + rng.normal(0, 0.3, (12, 9))
+    coef = synergy_coefficient(damage, synergy, norm, info, n_bootstrap=300)
+    contrast = matched_contrast(rng.normal(2, 0.1, 15), rng.normal(1, 0.1, (8, 15)), 300)
+    result = GivenNormResult(coef, {"zero": contrast}, None, None, 0.4, 0.1)
+    gap = {"value": 0.25, "ci_low": 0.1, "ci_high": 0.4}
+    assessment = assess(evidence(coef, contrast, accuracy=gap))
+    assert assessment.verdict == INCONCLUSIVE
+    section = summary_section(
+        result, assessment, order="core", n_prompts=15, n_single_prompts=4, accuracy_fraction=0.25
+    )
+    back = from_dict(AblationGiven, to_dict(section), "given")
+    assert back.accuracy_gap.value == 0.25 and back.accuracy_fraction == 0.25
+    assert assess(evidence_from_summary(back)).verdict == INCONCLUSIVE

@@ -89,3 +89,12 @@ def test_a_sample_of_single_heads_is_measured_and_fitted_alone():
     assert found.n_heads == 60
     with pytest.raises(ValueError, match="NaN"):
         synergy_coefficient(masked, synergy, norm, info, n_bootstrap=100)
+
+
+def test_tested_order_ranks_highest_first_and_puts_unscored_heads_last():
+    from synergy_utils.stages.given_norm import tested_order
+
+    core = np.array([[0.1, np.nan, 0.5], [0.3, -0.2, np.nan]])
+    order = tested_order(core)
+    assert order.tolist() == [[0, 2], [1, 0], [0, 0], [1, 1], [0, 1], [1, 2]]
+    assert np.isnan(core[0, 1])  # the input is left alone

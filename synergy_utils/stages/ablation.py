@@ -44,6 +44,7 @@ from ..lm.teacher_forcing import (
 from ..stats.resampling import bootstrap_indices, percentile_interval
 from .ablation_accuracy import (  # noqa: F401  (re-exported: the stage's public API)
     HEAD_GROUPS,
+    accuracy_gap,
     accuracy_table,
     accuracy_under_perturbation,
     calibrate_noise,

@@ -305,6 +305,48 @@ def accuracy_table(
     return pd.DataFrame(rows)
 
 
+def accuracy_gap(
+    accuracy: xr.Dataset,
+    order: str,
+    fraction: float,
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    ci_level: float = 0.95,
+) -> dict[str, float]:
+    """Accuracy with the top ``fraction`` of ``order`` perturbed minus accuracy with random
+    head sets of the same size perturbed (all random sets pooled), paired over tasks.
+
+    ``accuracy``: :func:`accuracy_under_perturbation`'s dataset. Negative: perturbing the
+    order's top heads costs more accuracy than perturbing random heads (the direction in which
+    a larger KL says the order hurts more). Returns ``value``, ``ci_low``, ``ci_high``
+    (percentile bootstrap over tasks, the same resample for both arms), ``order_accuracy``,
+    ``random_accuracy`` and ``n_tasks``.
+    """
+    orders, groups = accuracy["order"].values, accuracy["group"].values
+    near = np.isclose(accuracy["fraction"].values, fraction)
+    arms = {
+        "order": (orders == order) & (groups == "top") & near,
+        "random": (orders == "random") & (groups == "random") & near,
+    }
+    for name, rows in arms.items():
+        if not rows.any():
+            raise ValueError(f"no {name} condition ({order!r}) at fraction {fraction:g}")
+    correct = np.asarray(accuracy["correct"].values, dtype=float)
+    per_task = {name: correct[rows].mean(axis=0) for name, rows in arms.items()}  # (task,)
+    gap = per_task["order"] - per_task["random"]
+    tasks = bootstrap_indices(gap.size, n_bootstrap, seed)
+    low, high = percentile_interval(gap[tasks].mean(axis=1), ci_level)
+    return {
+        "value": float(gap.mean()),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "order_accuracy": float(per_task["order"].mean()),
+        "random_accuracy": float(per_task["random"].mean()),
+        "n_tasks": int(gap.size),
+    }
+
+
 def calibrate_noise(
     model: Any,
     tokenizer: Any,

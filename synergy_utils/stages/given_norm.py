@@ -162,6 +162,12 @@ def _filled(core: np.ndarray) -> np.ndarray:
     return out
 
 
+def tested_order(core: np.ndarray) -> np.ndarray:
+    """(n_total, 2) ``(layer, head)`` removal order of one ranking's (n_layers, n_heads) core
+    scores, highest first; heads without a finite score last."""
+    return score_order(_filled(np.asarray(core, dtype=float)[None])[0])
+
+
 def _matched_sets(core: np.ndarray, norm: np.ndarray, n_matched: int, seed: int):
     """(R, n_total, 2) tested orders and (R, M, n_total, 2) matched orders, one per ranking."""
     tested = np.stack([score_order(c) for c in core])

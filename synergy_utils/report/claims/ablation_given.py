@@ -13,11 +13,18 @@
 interval lies below :data:`REFERENCE_EFFECT` (the data exclude an effect of that size).
 **Inconclusive** otherwise, with the reason. Every verdict states the minimum detectable
 effect at 80 % power from the bootstrap SE.
+
+**Accuracy is read beside KL** when it is given: the accuracy gap is the task accuracy with the
+order's top heads perturbed minus that with random heads perturbed
+(:func:`synergy_utils.stages.ablation_accuracy.accuracy_gap`; negative: the order hurts more).
+When both KL statistics say the order hurts more but the gap's interval lies above 0 (it hurts
+accuracy *less*), the two disagree and the verdict is inconclusive; when the verdict is not
+supported and the gap's interval lies below 0, the reason says that accuracy disagrees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +70,9 @@ class GivenEvidence:
     matched_ratio: float | None = None
     n_heads: int = 0
     n_orders: int = 0
+    accuracy_gap: float | None = None
+    accuracy_gap_low: float | None = None
+    accuracy_gap_high: float | None = None
 
 
 @dataclass
@@ -72,16 +82,30 @@ class GivenAssessment(Assessment):
     evidence: GivenEvidence | None = None
 
 
-def evidence(coefficient: Coefficient, contrast: Contrast) -> GivenEvidence:
+def evidence(
+    coefficient: Coefficient, contrast: Contrast, accuracy: Mapping[str, float] | None = None
+) -> GivenEvidence:
     """Evidence from a :class:`~synergy_utils.stages.synergy_regression.Coefficient` and a
-    :class:`~synergy_utils.stages.matched_orders.Contrast` (contrast MDE = 2.8 × its SE)."""
+    :class:`~synergy_utils.stages.matched_orders.Contrast` (contrast MDE = 2.8 × its SE), and
+    optionally the accuracy gap (``value``/``ci_low``/``ci_high`` of
+    :func:`~synergy_utils.stages.ablation_accuracy.accuracy_gap`)."""
     from ...stages.synergy_regression import Z_ALPHA, Z_POWER
 
+    gap = [None] * 3 if accuracy is None else [
+        float(accuracy[k]) for k in ("value", "ci_low", "ci_high")
+    ]  # fmt: skip
     return GivenEvidence(
         coefficient.value, coefficient.ci_low, coefficient.ci_high, coefficient.mde,
         contrast.value, contrast.ci_low, contrast.ci_high, (Z_ALPHA + Z_POWER) * contrast.se,
-        contrast.ratio, coefficient.n_heads, contrast.n_orders,
+        contrast.ratio, coefficient.n_heads, contrast.n_orders, *gap,
     )  # fmt: skip
+
+
+def _gap_text(found: GivenEvidence) -> str:
+    return (
+        f"accuracy with the order's top heads perturbed minus random heads perturbed "
+        f"{found.accuracy_gap:+.2f} [{found.accuracy_gap_low:+.2f}, {found.accuracy_gap_high:+.2f}]"
+    )
 
 
 def assess(found: GivenEvidence) -> GivenAssessment:
@@ -93,7 +117,15 @@ def assess(found: GivenEvidence) -> GivenAssessment:
         return GivenAssessment(INCONCLUSIVE, "the intervals could not be estimated", RULE, found)
     coef_above = found.coefficient_low > NO_EFFECT
     contrast_above = found.contrast_low > NO_EFFECT
-    if coef_above and contrast_above:
+    accuracy_less = finite(found.accuracy_gap_low) and found.accuracy_gap_low > 0
+    accuracy_more = finite(found.accuracy_gap_high) and found.accuracy_gap_high < 0
+    if coef_above and contrast_above and accuracy_less:
+        verdict = INCONCLUSIVE
+        reason = (
+            f"KL and accuracy disagree: both KL statistics exceed 0, but the order hurts "
+            f"accuracy less than random heads ({_gap_text(found)})"
+        )
+    elif coef_above and contrast_above:
         verdict, reason = (
             SUPPORTED,
             "both the synergy coefficient and the matched contrast exceed 0",
@@ -110,6 +142,8 @@ def assess(found: GivenEvidence) -> GivenAssessment:
     else:
         verdict = INCONCLUSIVE
         reason = f"neither interval excludes 0 nor {REFERENCE_EFFECT:g} ({mde})"
+    if verdict == NOT_SUPPORTED and accuracy_more:
+        reason += f"; accuracy disagrees: the order hurts it more ({_gap_text(found)})"
     return GivenAssessment(verdict, reason, RULE, found)
 
 
@@ -124,7 +158,8 @@ def paragraph(assessment: GivenAssessment) -> str:
         f"[{e.contrast_low:.3g}, {e.contrast_high:.3g}] nats × share of heads"
         + (f" (ratio {e.matched_ratio:.2f})" if finite(e.matched_ratio) else "")
         + ". "
-        f"Verdict: **{assessment.verdict}**: {assessment.reason}."
+        + (f"Task accuracy beside it: {_gap_text(e)}. " if finite(e.accuracy_gap) else "")
+        + f"Verdict: **{assessment.verdict}**: {assessment.reason}."
     )
 
 
@@ -134,10 +169,11 @@ def _estimate(value: float, low: float, high: float) -> Estimate:
 
 def summary_section(
     result: GivenNormResult, assessment: GivenAssessment, *, order: str, n_prompts: int,
-    n_single_prompts: int,
+    n_single_prompts: int, accuracy_fraction: float | None = None,
 ) -> AblationGiven:  # fmt: skip
     """The ``given`` part of the ``ablation`` section of ``summary.json``: ``result`` of
-    :func:`synergy_utils.stages.given_norm.given_norm_study` and its verdict."""
+    :func:`synergy_utils.stages.given_norm.given_norm_study` and its verdict (with the
+    accuracy gap the rule read, at ``accuracy_fraction`` of heads perturbed)."""
     from ...stages.given_norm import VERDICT_MODE
 
     c, k = result.coefficient, result.contrasts[VERDICT_MODE]
@@ -165,6 +201,12 @@ def summary_section(
         verdict=assessment.verdict,
         reason=assessment.reason,
         seconds=dict(result.seconds),
+        accuracy_gap=(
+            _estimate(e.accuracy_gap, e.accuracy_gap_low, e.accuracy_gap_high)
+            if finite(e.accuracy_gap)
+            else None
+        ),
+        accuracy_fraction=accuracy_fraction,
     )
 
 
@@ -179,6 +221,11 @@ def evidence_from_summary(given: AblationGiven) -> GivenEvidence:
         num(given.coefficient.ci_high), given.coefficient_mde,
         num(given.contrast.value), num(given.contrast.ci_low), num(given.contrast.ci_high),
         given.contrast_mde, num(given.matched_ratio.value), given.n_heads, given.n_orders,
+        *(
+            (num(gap.value), num(gap.ci_low), num(gap.ci_high))
+            if (gap := given.accuracy_gap) is not None
+            else (None,) * 3
+        ),
     )  # fmt: skip
 
 
