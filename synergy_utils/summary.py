@@ -439,6 +439,7 @@ class AblationGiven:
     rankings). ``mode_ratios`` holds the matched ratio of every ablation mode (``mode`` decides).
     ``accuracy_gap``: task accuracy with the order's top ``accuracy_fraction`` of heads
     perturbed minus random heads perturbed (read by the rule beside KL; None when not measured).
+    ``verdict``/``reason``: the report layer's rule; empty where a stage stored the numbers only.
     """
 
     order: str
@@ -458,8 +459,8 @@ class AblationGiven:
     n_prompts: int
     n_single_prompts: int
     covariates: list[str]
-    verdict: str
-    reason: str
+    verdict: str = ""
+    reason: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     accuracy_gap: Estimate | None = None
     accuracy_fraction: float | None = None
@@ -545,7 +546,8 @@ class UniversalityAssessment(Assessment):
 @dataclass
 class ModelAblation:
     """Claim 4 at a reduced size on one model: the synergy order's KL-curve area over each
-    other order's (random pooled), in both KL directions."""
+    other order's (random pooled), in both KL directions; ``given``: the rule given norm and
+    layer (numbers; the report applies the rule)."""
 
     orders: dict[str, str]
     order_roles: dict[str, str]
@@ -556,6 +558,7 @@ class ModelAblation:
     n_random_orders: int
     fractions: list[float]
     n_heads_removed: list[int]
+    given: AblationGiven | None = None
 
 
 @dataclass

@@ -93,6 +93,11 @@ def test_each_model_is_studied_at_the_reduced_size(studied):
         compared = {"sts", "rtr", "output_norm", "self_information", "random"}
         assert set(ablation.auc_ratio) == compared
         assert ablation.order_roles["output_norm"] == "confound"
+        given = ablation.given  # claim 4 given norm: numbers only, the report applies the rule
+        assert given.order == "core" and given.window == SIZE.given_window and given.verdict == ""
+        assert given.n_heads == 24 and given.n_rankings == SIZE.n_rankings
+        assert given.n_orders == SIZE.n_matched
+        assert given.n_prompts == SIZE.n_held_out and list(given.mode_ratios) == ["zero"]
     head_map = maps[next(iter(maps))]
     assert head_map["delta_sts_mmi"].shape == (6, 4)
     assert "untrained_delta_sts_ccs" in head_map
@@ -148,6 +153,9 @@ def test_section_table_figure_and_landing_page_agree(studied, tmp_path):
     table = tables.models_table(stored.models)
     assert list(table["family"]) == ["llama", "qwen2"]
     assert "claim 1, CCS" in table and "ablation / random" in table
+    assert "claim 4 given norm" in table and "matched ratio 0–40 %" in table
+    assert set(table["claim 4 given norm"]) <= {"supported", "not supported", "inconclusive"}
+    assert "Claim 4 given norm and layer: **" in section.verdict_paragraph
     fig = figures_models.plot_models(stored.models.models)
     assert len(fig.axes) == 5
 

@@ -252,6 +252,13 @@ def models_table(section: Models) -> pd.DataFrame:
                 f"{worst}: {fmt_estimate(ablation.auc_ratio[worst])}" if worst else "–"
             )
             row["claim 4 (KL)"] = ratios_verdict(ablation)
+            if ablation.given is not None:
+                given = ablation.given
+                row["claim 4 given norm"] = assess_given(evidence_from_summary(given)).verdict
+                row[f"matched ratio 0–{100 * given.window:.0f} %"] = fmt_estimate(
+                    given.matched_ratio
+                )
+                row["synergy coefficient"] = fmt_estimate(given.coefficient)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -14,9 +14,12 @@ shorter generations than the single-model chapters (the sizes are the chapter's 
    null-corrected gradient over prompts;
 5. a reduced cumulative ablation on held-out prompts: the null-corrected synergy order
    against random orders and the confounds (raw sts, raw rtr, output norm,
-   self-information): the area ratios the claim-4 rule reads.
+   self-information): the area ratios of the order comparison;
+6. claim 4 given norm and layer (:func:`given_ablation`): the claim-1 core order against
+   random orders matched on layer third and projected-norm decile over the first 40 % of
+   heads, and every head removed alone, the numbers the claim-4 rule of chapter 05 reads.
 
-The verdicts (claim 1 per model, the KL part of claim 4, universality over the families) are
+The verdicts (claim 1 per model, claim 4 given norm and the order comparison, universality) are
 the report layer's: :func:`synergy_utils.report.claims.universality.models_section`.
 
 Each finished model is stored in ``<results>/models/<name>.json`` (with a small NetCDF of its
@@ -40,6 +43,7 @@ import xarray as xr
 
 from ..results import load_dataset, read_json, save_dataset, to_jsonable, write_json
 from ..summary import (
+    AblationGiven,
     CoreEvidence,
     Correlation,
     ModelAblation,
@@ -76,6 +80,10 @@ class StudySize:
     fraction_step: float = 0.05
     max_fraction: float = 0.15
     n_random: int = 3
+    given_window: float = 0.4
+    given_step: float = 0.1
+    n_matched: int = 2
+    n_rankings: int = 2
     batch_size: int = 8
     tau: int = 1
     seed: int = 0
@@ -193,6 +201,41 @@ def reduced_ablation(
     return from_dict(ModelAblation, to_dict(result), "ablation")
 
 
+def given_ablation(
+    model: Any, tokenizer: Any, circular: xr.Dataset, series: Any, size: StudySize
+) -> AblationGiven:
+    """Claim 4 given norm and layer on held-out prompts (:mod:`.given_norm`, zeroing): the
+    claim-1 core order of ``circular`` (the MMI circular-shift null with ``delta_prompt``)
+    against random orders matched on layer third and projected-norm decile, and every head
+    removed alone. Numbers only; the report layer applies the rule."""
+    from ..lm.decoding import pad_token_id
+    from ..lm.teacher_forcing import greedy_continuations, teacher_forced_batch
+    from .core_block import head_persistence
+    from .core_order import CORE_ORDER, core_rankings
+    from .given_norm import given_norm_study, given_summary, head_covariates
+    from .prompts import select_held_out_prompts
+
+    prompts = [text for _, text in select_held_out_prompts(size.n_held_out)]
+    delta = circular["delta_prompt"]
+    core = core_rankings(
+        delta.sel(atom="sts").values, delta.sel(atom="rtr").values,
+        head_persistence(np.asarray(series.values, dtype=np.float64)),
+        n_rankings=size.n_rankings, seed=size.seed,
+    )  # fmt: skip
+    norm, info = head_covariates(model, tokenizer, prompts, series, size.ablation_tokens, size.tau)
+    continuations = greedy_continuations(
+        model, tokenizer, prompts, size.ablation_tokens, batch_size=size.batch_size
+    )
+    batch = teacher_forced_batch(continuations, pad_token_id(model, tokenizer), share_prefix=True)
+    result = given_norm_study(
+        model, batch, core, norm, info, window=size.given_window, fraction_step=size.given_step,
+        n_matched=size.n_matched, modes=("zero",), n_bootstrap=size.n_bootstrap, seed=size.seed,
+    )  # fmt: skip
+    return given_summary(
+        result, order=CORE_ORDER, n_prompts=batch.n_prompts, n_single_prompts=batch.n_prompts
+    )
+
+
 def _untrained_values(model: Any, tokenizer: Any, series: Any, size: StudySize) -> np.ndarray:
     from ..lm import interventions
     from ..lm.recording import record_like
@@ -257,6 +300,10 @@ def study_model(
         started = time.perf_counter()
         reduced = reduced_ablation(model, tokenizer, ablation_scores(maps, values), size)
         seconds["ablation"] = time.perf_counter() - started
+        log(f"{name}: ablation in {seconds['ablation']:.0f} s; given norm and layer")
+        started = time.perf_counter()
+        reduced.given = given_ablation(model, tokenizer, nulls["mmi"], series, size)
+        seconds["given_norm"] = time.perf_counter() - started
     config = model.config
     study = ModelStudy(
         name=name,

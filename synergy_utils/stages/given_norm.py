@@ -20,7 +20,7 @@ returns labelled arrays and the two statistics.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ import xarray as xr
 
 from ..lm.architectures import head_layout
 from ..lm.teacher_forcing import TeacherForcedBatch, clean_pass, kl_under_ablation
+from ..summary import AblationGiven, Estimate
 from .ablation import removal_counts
 from .matched_orders import Contrast, matched_contrast, matched_random_orders, score_order
 from .synergy_regression import Coefficient, synergy_coefficient
@@ -304,4 +305,53 @@ def _areas_dataset(areas: dict[str, np.ndarray], counts, n_total: int) -> xr.Dat
                 "the modes other than zero)"
             ),
         },
+    )
+
+
+def _estimate(value: float, low: float, high: float) -> Estimate:
+    return Estimate(*(float(v) if np.isfinite(v) else None for v in (value, low, high)))
+
+
+def given_summary(
+    result: GivenNormResult,
+    *,
+    order: str,
+    n_prompts: int,
+    n_single_prompts: int,
+    accuracy: Mapping[str, float] | None = None,
+    accuracy_fraction: float | None = None,
+) -> AblationGiven:
+    """The numbers of ``result`` as the summary's :class:`~synergy_utils.summary.AblationGiven`
+    (``verdict`` and ``reason`` empty: the report layer's rule fills them,
+    ``synergy_utils.report.claims.ablation_given.with_verdict``); ``accuracy``: the
+    :func:`.ablation_accuracy.accuracy_gap` of ``order`` at ``accuracy_fraction``, if measured."""
+    from .synergy_regression import Z_ALPHA, Z_POWER
+
+    c, k = result.coefficient, result.contrasts[VERDICT_MODE]
+    gap = None if accuracy is None else _estimate(
+        *(float(accuracy[key]) for key in ("value", "ci_low", "ci_high"))
+    )  # fmt: skip
+    return AblationGiven(
+        order=order,
+        mode=VERDICT_MODE,
+        window=result.window,
+        step=result.step,
+        coefficient=_estimate(c.value, c.ci_low, c.ci_high),
+        coefficient_mde=float(c.mde),
+        contrast=_estimate(k.value, k.ci_low, k.ci_high),
+        contrast_mde=float((Z_ALPHA + Z_POWER) * k.se),
+        matched_ratio=_estimate(k.ratio, k.ratio_low, k.ratio_high),
+        share_beaten=float(k.share_beaten),
+        mode_ratios={
+            m: _estimate(v.ratio, v.ratio_low, v.ratio_high) for m, v in result.contrasts.items()
+        },
+        n_heads=int(c.n_heads),
+        n_orders=int(k.n_orders),
+        n_rankings=int(k.n_rankings),
+        n_prompts=int(n_prompts),
+        n_single_prompts=int(n_single_prompts),
+        covariates=list(c.covariates),
+        seconds=dict(result.seconds),
+        accuracy_gap=gap,
+        accuracy_fraction=accuracy_fraction,
     )

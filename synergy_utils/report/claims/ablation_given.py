@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, AblationGiven, Assessment, Estimate
+from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, AblationGiven, Assessment
 from ..verdicts import finite
 
 if TYPE_CHECKING:
@@ -163,10 +163,6 @@ def paragraph(assessment: GivenAssessment) -> str:
     )
 
 
-def _estimate(value: float, low: float, high: float) -> Estimate:
-    return Estimate(*(float(v) if finite(v) else None for v in (value, low, high)))
-
-
 def summary_section(
     result: GivenNormResult, assessment: GivenAssessment, *, order: str, n_prompts: int,
     n_single_prompts: int, accuracy_fraction: float | None = None,
@@ -174,40 +170,30 @@ def summary_section(
     """The ``given`` part of the ``ablation`` section of ``summary.json``: ``result`` of
     :func:`synergy_utils.stages.given_norm.given_norm_study` and its verdict (with the
     accuracy gap the rule read, at ``accuracy_fraction`` of heads perturbed)."""
-    from ...stages.given_norm import VERDICT_MODE
+    from ...stages.given_norm import given_summary
 
-    c, k = result.coefficient, result.contrasts[VERDICT_MODE]
     e = assessment.evidence
-    return AblationGiven(
-        order=order,
-        mode=VERDICT_MODE,
-        window=result.window,
-        step=result.step,
-        coefficient=_estimate(c.value, c.ci_low, c.ci_high),
-        coefficient_mde=float(c.mde),
-        contrast=_estimate(k.value, k.ci_low, k.ci_high),
-        contrast_mde=float(e.contrast_mde),
-        matched_ratio=_estimate(k.ratio, k.ratio_low, k.ratio_high),
-        share_beaten=float(k.share_beaten),
-        mode_ratios={
-            m: _estimate(v.ratio, v.ratio_low, v.ratio_high) for m, v in result.contrasts.items()
-        },
-        n_heads=int(c.n_heads),
-        n_orders=int(k.n_orders),
-        n_rankings=int(k.n_rankings),
-        n_prompts=int(n_prompts),
-        n_single_prompts=int(n_single_prompts),
-        covariates=list(c.covariates),
-        verdict=assessment.verdict,
-        reason=assessment.reason,
-        seconds=dict(result.seconds),
-        accuracy_gap=(
-            _estimate(e.accuracy_gap, e.accuracy_gap_low, e.accuracy_gap_high)
-            if finite(e.accuracy_gap)
-            else None
-        ),
-        accuracy_fraction=accuracy_fraction,
-    )
+    gap = None
+    if finite(e.accuracy_gap):
+        gap = {
+            "value": e.accuracy_gap,
+            "ci_low": e.accuracy_gap_low,
+            "ci_high": e.accuracy_gap_high,
+        }
+    numbers = given_summary(
+        result, order=order, n_prompts=n_prompts, n_single_prompts=n_single_prompts,
+        accuracy=gap, accuracy_fraction=accuracy_fraction,
+    )  # fmt: skip
+    return with_verdict(numbers, assessment)
+
+
+def with_verdict(given: AblationGiven, assessment: GivenAssessment | None = None) -> AblationGiven:
+    """``given`` with the rule's verdict and reason filled in (``assessment``, or the rule
+    applied to the stored numbers: :func:`evidence_from_summary`)."""
+    import dataclasses
+
+    found = assessment or assess(evidence_from_summary(given))
+    return dataclasses.replace(given, verdict=found.verdict, reason=found.reason)
 
 
 def evidence_from_summary(given: AblationGiven) -> GivenEvidence:
@@ -249,3 +235,23 @@ def mode_sentence(given: AblationGiven) -> str:
             text += f" [{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]"
         parts.append(f"{mode} {text}" + (" (decides)" if mode == given.mode else ""))
     return "Matched ratio by ablation mode: " + "; ".join(parts) + "."
+
+
+def given_sentence(given: AblationGiven) -> str:
+    """The rule re-applied to stored numbers, in one clause: verdict, matched ratio over the
+    window and the synergy coefficient with their intervals, and the reason."""
+    found = assess(evidence_from_summary(given))
+
+    def interval(e) -> str:
+        if e.value is None:
+            return "n/a"
+        if e.ci_low is None or e.ci_high is None:
+            return f"{e.value:.2f}"
+        return f"{e.value:.2f} [{e.ci_low:.2f}, {e.ci_high:.2f}]"
+
+    return (
+        f"**{found.verdict}** (matched ratio over 0–{100 * given.window:.0f} % "
+        f"{interval(given.matched_ratio)}, {given.n_rankings} rankings × {given.n_orders} "
+        f"orders; synergy coefficient {interval(given.coefficient)} sd/sd over "
+        f"{given.n_heads} heads): {found.reason}"
+    )

@@ -171,6 +171,7 @@ def models_paragraph(section: Models) -> str:
     """The chapter's reading: the universality sentence, then one line per model (claim 1
     under each redundancy function with its reason, the untrained copy, the ablation)."""
     from .ablation import ratios_verdict
+    from .ablation_given import given_sentence
     from .core import verdict_reason
 
     lines = [universality_sentence(section.universality)]
@@ -183,8 +184,10 @@ def models_paragraph(section: Models) -> str:
         )
         text = f"- **{m.model.split(' (')[0]}** ({m.family}): claim 1 {claim1}. "
         text += f"Re-initialised copy: {untrained or 'not run'}."
+        if m.ablation is not None and m.ablation.given is not None:
+            text += f" Claim 4 given norm and layer: {given_sentence(m.ablation.given)}."
         if m.ablation is not None:
-            text += f" Reduced ablation (claim 4, KL part): {ratios_verdict(m.ablation)}."
+            text += f" Order comparison (claim 4, KL part): {ratios_verdict(m.ablation)}."
         lines.append(text)
     for name, why in section.skipped.items():
         lines.append(f"- *{name}*: skipped, {why}.")
