@@ -18,6 +18,18 @@ baseline are printed.
 
     .venv/bin/python benchmarks/bench_ablation.py [--n-prompts 42] [--max-new-tokens 32]
         [--threads 1] [--repeats 3]
+
+``--stage`` times the claim-4 stage given norm and layer instead
+(:func:`synergy_utils.stages.given_norm.given_norm_study`: every head removed alone, then the
+core order and its matched random orders over 0-40 % of heads removed, zeroing), once as the
+plain fp32 stage (no shared prefix, every pass from the embeddings: "before") and once with the
+speed-ups the chapter uses (shared prefix, clean layers replayed below the first ablated one,
+bfloat16: "after"), on the same prompts, scores and orders; the synergy coefficient and the
+matched ratio of both runs are printed beside the times. The scores are seeded random numbers
+(the stage's speed does not depend on their values, only on the layers of the heads removed).
+
+    .venv/bin/python benchmarks/bench_ablation.py --stage [--n-prompts 12] [--single-heads 60]
+        [--n-rankings 2] [--n-matched 3] [--max-new-tokens 24]
 """
 
 from __future__ import annotations
@@ -69,6 +81,45 @@ def head_sets(layout, fraction: float, seed: int) -> dict[str, list[tuple[int, i
     }
 
 
+def stage_benchmark(model, tokenizer, cont, layout, args) -> None:
+    """The given-norm stage, plain fp32 against the chapter's speed-ups (module notes)."""
+    from synergy_utils.stages.given_norm import given_norm_study
+
+    rng = np.random.default_rng(args.seed)
+    grid = (layout.n_layers, layout.n_heads)
+    core = rng.normal(size=(args.n_rankings,) + grid)
+    norm, info = rng.lognormal(size=grid), rng.random(grid)
+    pad = pad_token_id(model, tokenizer)
+    variants = {
+        "before: plain fp32": (model, teacher_forced_batch(cont, pad), False),
+        "after: prefix+replay bf16": (
+            cast_copy(model, "bfloat16"),
+            teacher_forced_batch(cont, pad, share_prefix=True),
+            True,
+        ),
+    }
+    print(
+        f"given-norm stage: {args.n_rankings} rankings x (core + {args.n_matched} matched "
+        f"orders), 0-40 % in steps of 10 %; {args.single_heads or layout.n_total} heads alone"
+    )
+    base = None
+    for label, (m, batch, reuse) in variants.items():
+        wall, cpu, result = timed(
+            lambda m=m, b=batch, r=reuse: given_norm_study(
+                m, b, core, norm, info, n_matched=args.n_matched, modes=("zero",),
+                n_single_heads=args.single_heads, n_bootstrap=200, seed=args.seed,
+                reuse_residual=r,
+            ),
+            1,
+        )  # fmt: skip
+        base = base or (wall, cpu)
+        print(
+            f"  {label:26s} wall {wall:7.1f} s ({base[0] / wall:4.2f}x)  cpu {cpu:7.1f} s "
+            f"({base[1] / cpu:4.2f}x)  parts {result.seconds}  coefficient "
+            f"{result.coefficient.value:+.3f}  matched ratio {result.contrasts['zero'].ratio:.3f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model name (default: bundled SmolLM2)")
@@ -78,6 +129,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--stage", action="store_true", help="time the given-norm stage")
+    parser.add_argument("--single-heads", type=int, default=60, help="--stage: heads alone")
+    parser.add_argument("--n-rankings", type=int, default=2, help="--stage: core rankings")
+    parser.add_argument("--n-matched", type=int, default=3, help="--stage: matched orders")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -97,6 +152,9 @@ def main() -> None:
         f"{cont.n_prompts} held-out prompts x {cont.n_new} generated tokens "
         f"(greedy generation {time.perf_counter() - start:.1f} s)"
     )
+    if args.stage:
+        stage_benchmark(model, tokenizer, cont, layout, args)
+        return
     pad = pad_token_id(model, tokenizer)
     plain = teacher_forced_batch(cont, pad)
     shared = teacher_forced_batch(cont, pad, share_prefix=True)

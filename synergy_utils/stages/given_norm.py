@@ -197,6 +197,7 @@ def given_norm_study(
     means: np.ndarray | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    reuse_residual: bool = True,
     progress: bool = False,
 ) -> GivenNormResult:
     """Single-head damage and matched-order areas of the core order (module notes).
@@ -208,7 +209,8 @@ def given_norm_study(
     single-head passes (default ``batch``); ``n_single_heads``: heads measured alone (0: all;
     a seeded random sample otherwise, :func:`single_head_sample`). The other modes than
     :data:`VERDICT_MODE` use ranking row 0 only. ``means``: head means for mode ``mean``
-    (required if it is asked).
+    (required if it is asked). ``reuse_residual``: start each pass at its lowest ablated
+    layer (:func:`~synergy_utils.lm.teacher_forcing.kl_under_ablation`; False only to time it).
     """
     core = np.asarray(core, dtype=float)
     core = _filled(core[None] if core.ndim == 2 else core)
@@ -228,8 +230,9 @@ def given_norm_study(
     single_clean = clean if single_batch is batch else None
     measured = single_head_sample((layout.n_layers, layout.n_heads), n_single_heads, seed)
     single = single_head_damage(
-        model, single_batch, clean=single_clean, heads=measured, progress=progress
-    )
+        model, single_batch, clean=single_clean, heads=measured, progress=progress,
+        reuse_residual=reuse_residual,
+    )  # fmt: skip
     seconds["single_head"] = round(time.perf_counter() - started, 1)
     coefficient = synergy_coefficient(
         single, core, norm, self_information, n_bootstrap=n_bootstrap, seed=seed, heads=measured
@@ -239,6 +242,7 @@ def given_norm_study(
     for mode in modes:
         started = time.perf_counter()
         kw = {"means": means} if mode == "mean" else {}
+        kw["reuse_residual"] = reuse_residual
         rows = slice(None) if mode == VERDICT_MODE else slice(0, 1)
         both = np.concatenate([tested[rows, None], matched[rows]], axis=1)
         area = window_areas(
