@@ -108,3 +108,22 @@ def test_the_shipped_reference_files():
         assert len(meta["commit"]) == 40 and meta["paths"] and "licence" in meta
     with pytest.raises(KeyError, match="no published"):
         ref.table("nowhere", "no-model")
+
+
+def test_the_ablation_ratio_table_puts_ours_beside_the_published_window():
+    from synergy_utils.report.published import THIS_BOOK, ablation_ratio_table
+    from synergy_utils.summary import AblationGiven, Estimate
+
+    given = AblationGiven(
+        order="core", mode="zero", window=0.4, step=0.1, coefficient=Estimate(0.1, -0.1, 0.3),
+        coefficient_mde=0.2, contrast=Estimate(0.01, -0.02, 0.04), contrast_mde=0.05,
+        matched_ratio=Estimate(1.07, 0.8, 1.4), share_beaten=0.6, mode_ratios={}, n_heads=270,
+        n_orders=3, n_rankings=2, n_prompts=42, n_single_prompts=6, covariates=["norm"],
+    )  # fmt: skip
+    table = ablation_ratio_table({"SmolLM2-135M-Instruct": given})
+    published = read_reference().models.dropna(subset=["area_ratio_0_40"])
+    assert len(table) == len(published) + 1 and set(table["window"]) == {"0–40 %"}
+    np.testing.assert_allclose(table["area ratio"][:-1], published["area_ratio_0_40"])
+    ours = table.iloc[-1]
+    assert ours["source"] == THIS_BOOK and ours["area ratio"] == 1.07
+    assert ours["95 % CI"] == "[0.80, 1.40]" and "matched" in ours["order / baseline"]

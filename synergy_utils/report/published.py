@@ -25,7 +25,7 @@ from ..stages.published import (
     rank_agreement,
     read_reference,
 )
-from ..summary import ModelStudy
+from ..summary import AblationGiven, ModelStudy
 from .claims.core import verdict_reason
 
 #: The two scores of this book's models: the published work's raw one and the null-corrected.
@@ -73,7 +73,11 @@ def _row(model: str, source: str, score: str, table: pd.DataFrame, **extra) -> d
 def _our_extra(study: ModelStudy, head_maps: xr.Dataset, score: str) -> dict:
     rho = rank_agreement(head_maps["sts"].values, head_maps["rtr"].values)
     ratio, window = np.nan, "—"
-    if study.ablation is not None and "random" in study.ablation.auc_ratio:
+    given = study.ablation.given if study.ablation is not None else None
+    if given is not None and given.matched_ratio.value is not None:
+        ratio = given.matched_ratio.value
+        window = f"0–{100 * given.window:.0f} % (core / matched)"
+    elif study.ablation is not None and "random" in study.ablation.auc_ratio:
         ratio = study.ablation.auc_ratio["random"].value
         window = f"0–{100 * max(study.ablation.fractions):.0f} %"
     verdicts = " / ".join(verdict_reason(study.evidence[r])[0] for r in ("mmi", "ccs")
@@ -122,6 +126,39 @@ def record_table(
     table = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
     text = ["model", "source", "score", "layers × heads", "window", "claim 1 (MMI / CCS)"]
     return table.fillna({column: "—" for column in text})
+
+
+#: Columns of :func:`ablation_ratio_table`.
+RATIO_COLUMNS = ("model", "source", "order / baseline", "window", "area ratio", "95 % CI")
+
+
+def ablation_ratio_table(
+    ours: Mapping[str, AblationGiven], reference: Reference | None = None
+) -> pd.DataFrame:
+    """The KL-curve area ratios of the published record (synergy order over random orders,
+    0–40 % of heads removed) beside this book's (``ours``: model label -> the rule's numbers,
+    the claim-1 core order over random orders matched on layer third and projected-norm
+    decile, over the same window), one row each, published first."""
+    reference = read_reference() if reference is None else reference
+    rows = [
+        {"model": m.label, "source": m.source, "order / baseline": "syn − red rank / random",
+         "window": f"0–{100 * ABLATION_WINDOW:.0f} %", "area ratio": m.area_ratio_0_40,
+         "95 % CI": "—"}
+        for m in reference.models.itertuples()
+        if np.isfinite(m.area_ratio_0_40)
+    ]  # fmt: skip
+    for label, given in ours.items():
+        ratio = given.matched_ratio
+        interval = "—"
+        if ratio.ci_low is not None and ratio.ci_high is not None:
+            interval = f"[{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]"
+        rows.append({
+            "model": label, "source": THIS_BOOK,
+            "order / baseline": "claim-1 core / matched random (layer third, norm decile)",
+            "window": f"0–{100 * given.window:.0f} %",
+            "area ratio": np.nan if ratio.value is None else ratio.value, "95 % CI": interval,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(RATIO_COLUMNS))
 
 
 def record_profiles(
