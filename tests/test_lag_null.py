@@ -74,3 +74,18 @@ def test_lag_table_null_equals_the_surrogate_by_surrogate_null(seed, redundancy,
         else:  # ranks too: ties of surrogate and observed values break the same way
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-9, equal_nan=True, err_msg=name)
     assert fast.attrs == slow.attrs
+
+
+def test_cross_pairs_match_cross_atoms():
+    from synergy_utils.phiid._cross import CrossPairs
+    from synergy_utils.stats.shuffle_null import cross_atoms
+
+    x = _heads(3).reshape(4, 40, 8)
+    order = np.array([2, 3, 0, 1])
+    for redundancy in ("mmi", "ccs"):
+        fast = CrossPairs(x, 1, redundancy).atoms(order, ("sts", "rtr", "tdmi"))
+        slow = cross_atoms(
+            x, x[order], tau=1, redundancy=redundancy, estimator="gaussian",
+            atoms=("sts", "rtr", "tdmi"),
+        )  # fmt: skip
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-10, equal_nan=True)

@@ -851,3 +851,65 @@ def lag_null_prompt(
                 obs, msum, mcount, psum, pcount, pgreater, v, mii, mij, ok, scratch,
             )  # fmt: skip
     return 0
+
+
+# ============================================================== cross-block kernel
+# Pairs (source head i of one item, target head j of a partner item): the prompt-shuffle
+# null (driver: ._cross). Correlation blocks (B, N, M) between the two items' windows.
+
+
+@njit(**_JIT)
+def _cross_row(ccs, b, i, blocks, rho_s, mi_s, rho_t, mi_t, local, codes, out, v):
+    """Outputs ``codes`` of source i -> every target j of item b into ``out[b, :, i]``."""
+    cpp, cff, cpf, cfp = blocks
+    n_targets = cpp.shape[2]
+    p_row, q_row, b_row, c_row = cpp[b, i], cff[b, i], cpf[b, i], cfp[b, i]
+    a, mi_a = rho_s[b, i], mi_s[b, i]
+    rt, mt = rho_t[b], mi_t[b]
+    xs_s, ys_s, ss_s, xs_t, ys_t, ss_t = local
+    for t0 in range(0, n_targets, TILE):
+        n = min(TILE, n_targets - t0)
+        if ccs:
+            xi, yi, si = xs_s[b, i], ys_s[b, i], ss_s[b, i]
+            for w in range(n):
+                j = t0 + w
+                k, det4 = ccs_knowns(
+                    p_row[j], q_row[j], a, b_row[j], c_row[j], rt[j], mi_a, mt[j], xi, yi, si,
+                    xs_t[b, j], ys_t[b, j], ss_t[b, j],
+                )  # fmt: skip
+                _store(v, np.uint64(w), outputs(k), det4 > DET_TOL)
+        else:
+            for w0 in range(n):
+                w = np.uint64(w0)
+                j = np.uint64(t0 + w0)
+                k, det4 = mmi_knowns(p_row[j], q_row[j], a, b_row[j], c_row[j], rt[j], mi_a, mt[j])
+                _store(v, w, outputs(k), det4 > DET_TOL)
+        for s in range(codes.shape[0]):
+            c = np.uint64(codes[s] * TILE)
+            row = out[b, s, i, t0:]
+            for w0 in range(n):
+                w = np.uint64(w0)
+                row[w] = v[c + w]
+
+
+@njit(parallel=True, **_JIT)
+def cross_block(ccs, cpp, cff, cpf, cfp, rho_s, mi_s, rho_t, mi_t, local, codes, out):
+    """Outputs ``codes`` (S,) of every pair (source i, target j) of every item b into
+    ``out`` (B, S, N, M), NaN for a degenerate pair; parallel over (item, source).
+
+    ``cpp``/``cff``/``cpf``/``cfp`` (B, N, M): correlations of the sources' past with the
+    targets' past, future with future, past with future, future with past; ``rho_*``,
+    ``mi_*`` (B, N) and (B, M): lag correlation and self-information (NaN: constant);
+    ``local``: for CCS the sources' and the targets' standardised windows and local
+    self-information, (xs_s, ys_s, ss_s, xs_t, ys_t, ss_t), each (B, nodes, n).
+    """
+    n_items, n_sources, _ = cpp.shape
+    blocks = (cpp, cff, cpf, cfp)
+    for task in prange(n_items * n_sources):
+        t = np.int64(task)
+        v = np.empty(N_OUTPUTS * TILE)
+        _cross_row(
+            ccs, t // n_sources, t % n_sources, blocks, rho_s, mi_s, rho_t, mi_t, local, codes,
+            out, v,
+        )  # fmt: skip
+    return 0

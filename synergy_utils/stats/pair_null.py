@@ -212,11 +212,11 @@ def _add_lag_tables(
         )  # fmt: skip
     with np.errstate(invalid="ignore", divide="ignore"):
         by_mean = by_lag[0] / by_lag[1]  # (A, N, N, T) prompt means by lag; NaN where none
-    by_mean = by_mean.reshape(by_mean.shape[0], -1)
+    by_mean = np.ascontiguousarray(by_mean.reshape(by_mean.shape[0], -1).T)  # (N N T, A)
     base = np.arange(n_nodes * n_nodes).reshape(n_nodes, n_nodes) * n_steps
     diagonal = np.eye(n_nodes, dtype=bool)
     for k in range(offsets.shape[0]):
-        s_mean = by_mean[:, base + rel[k]]
+        s_mean = np.moveaxis(by_mean[base + rel[k]], 2, 0)  # (A, N, N)
         s_mean[:, diagonal] = np.nan
         sums.add_mean(k, s_mean, offsets[k], min_shift)
 
