@@ -685,3 +685,231 @@ def fill_lower_serial(out, partner):
     for task in range(n_items * n_planes * n_blk):
         _fill_task(task, out, partner)
     return 0
+
+
+# ================================================================ lag-table kernels
+# Circular-shift nulls on the circular closure (driver: ._lagged): a pair's surrogate depends
+# only on the two heads' relative offset r; its correlations are the circular
+# cross-correlations at lags r and r +- tau, read from ``ccp[i, j, tau + r']``, r' = r - tau
+# .. r + tau (the all-lags table padded by tau on both sides, so that the reads are plain
+# unit-stride loads).
+
+#: Pseudo-output of the lag kernels beside the 19 of :func:`outputs`: sts / TDMI (NaN where
+#: TDMI <= 0), the ``sts_share`` of the nulls.
+SHARE_OUTPUT = 19
+
+
+@njit(inline="always", **_JIT)
+def _tile_value(v, code, w):
+    """Output ``code`` (or :data:`SHARE_OUTPUT`) of tile entry ``w``."""
+    if code == SHARE_OUTPUT:
+        tdmi = v[16 * TILE + w]
+        return v[15 * TILE + w] / tdmi if tdmi > 0.0 else math.nan
+    return v[code * TILE + w]
+
+
+@njit(inline="always", **_JIT)
+def _lag_accumulate(v, ok, n, t0, codes, i, j, back, valid, obs, msum, mcount, psum, pcount,
+                    pgreater):  # fmt: skip
+    """Add the tile (pair i -> j at relative lags r = t0 .. t0 + n - 1; with ``back``, pair
+    j -> i at lags (T - r) mod T, ``codes`` then being the swapped outputs) where ``ok[w]``
+    (drawn and not degenerate) to the sums over prompts by lag (``msum`` (S, N, N, T),
+    ``mcount`` (N, N, T)) and, where also ``valid`` (a counted surrogate of the pair), to
+    this prompt's sums, counts and exceedances of ``obs`` (S, N, N). Branch-free selects
+    (the conditions are unpredictable), with the prompt's sums kept in registers."""
+    n_steps = valid.shape[2]
+    a, b = (j, i) if back else (i, j)
+    n_use = 0
+    for w in range(n):
+        r = t0 + w
+        rr = (n_steps - r) % n_steps if back else r
+        mcount[a, b, rr] += 1 if ok[w] else 0
+        n_use += 1 if ok[w] & valid[a, b, rr] else 0
+    pcount[a, b] += n_use
+    for s in range(codes.shape[0]):
+        code = codes[s]
+        bound = obs[s, a, b]
+        total, above = 0.0, 0
+        for w in range(n):
+            r = t0 + w
+            rr = (n_steps - r) % n_steps if back else r
+            x = _tile_value(v, code, w)
+            msum[s, a, b, rr] += x if ok[w] & (x == x) else 0.0
+            use = ok[w] & valid[a, b, rr]
+            total += x if use else 0.0
+            above += 1 if use & (x > bound) else 0
+        psum[s, a, b] += total
+        pgreater[s, a, b] += above
+
+
+@njit(**_JIT)
+def _lag_self_information(i, j, t0, n, mi_rot, offsets, first, mii, mij):
+    """Self-information of heads i and j in the first surrogate that drew each lag t0 ..
+    t0 + n - 1 of pair i -> j, rolled as in that surrogate (``mi_rot[o, i]``), so that ties
+    of surrogate and observed values (an MMI redundancy equal to a self-information) break
+    as in the surrogate-by-surrogate path; a lag never drawn gets the unrolled values."""
+    for w in range(n):
+        k = first[i, j, t0 + w]
+        oi = offsets[k, i] if k >= 0 else 0
+        oj = offsets[k, j] if k >= 0 else 0
+        mii[w] = mi_rot[oi, i]
+        mij[w] = mi_rot[oj, j]
+
+
+@njit(**_JIT)
+def _lag_tile(ccs, i, j, t0, n, tau, ccp, rho, mii, mij, local, first, v, xj, yj, sj):
+    """Outputs of pair i -> j at lags t0 .. t0 + n - 1 into the tile ``v`` (MMI: one
+    vectorised loop; CCS: one pass over time per drawn lag, NaN for the others; ``local``
+    as in :func:`_lag_row`; ``xj``, ``yj``, ``sj`` (T,) scratch)."""
+    xs, ys, ss, xs2, ys2, ss2 = local
+    row = ccp[i, j]
+    a, d = rho[i], rho[j]
+    n_steps = first.shape[2]
+    if not ccs:
+        for w0 in range(n):
+            w = np.uint64(w0)
+            r = np.uint64(t0 + w0)
+            p = row[r + tau]
+            k, det4 = mmi_knowns(p, p, a, row[r + 2 * tau], row[r], d, mii[w], mij[w])
+            _store(v, w, outputs(k), det4 > DET_TOL)
+        return
+    for w in range(n):
+        r = t0 + w
+        p = row[r + tau]
+        if first[i, j, r] < 0:
+            _store(v, np.uint64(w), outputs((0.0,) * 16), False)
+            continue
+        for t in range(n_steps):  # head j rolled by r, contiguous (so the pass vectorises)
+            xj[t] = xs2[j, r + t]
+            yj[t] = ys2[j, r + t]
+            sj[t] = ss2[j, r + t]
+        k, det4 = ccs_knowns(
+            p, p, a, row[r + 2 * tau], row[r], d, mii[w], mij[w], xs[i], ys[i], ss[i], xj, yj,
+            sj,
+        )  # fmt: skip
+        _store(v, np.uint64(w), outputs(k), det4 > DET_TOL)
+
+
+@njit(**_JIT)
+def _lag_row(
+    ccs, i, tau, ccp, rho, mi_rot, offsets, local, first, valid, codes, swapped, obs,
+    msum, mcount, psum, pcount, pgreater, v, mii, mij, ok, scratch,
+):  # fmt: skip
+    """Pairs i -> j, j > i, at every drawn lag r, and (swapped) j -> i at lag (T - r) mod T:
+    the same surrogates seen from the other head. ``local``: (xs, ys, ss, xs2, ys2, ss2) for
+    CCS (see :func:`lag_null_prompt`); ``scratch`` (3, T)."""
+    n_nodes, _, n_steps = first.shape
+    xj, yj, sj = scratch[0], scratch[1], scratch[2]
+    for j in range(i + 1, n_nodes):
+        for t0 in range(0, n_steps, TILE):
+            n = min(TILE, n_steps - t0)
+            _lag_self_information(i, j, t0, n, mi_rot, offsets, first, mii, mij)
+            _lag_tile(ccs, i, j, t0, n, tau, ccp, rho, mii, mij, local, first, v, xj, yj, sj)
+            for w in range(n):  # drawn, and not degenerate
+                ok[w] = (first[i, j, t0 + w] >= 0) & (v[w] == v[w])
+            for back in (False, True):
+                _lag_accumulate(
+                    v, ok, n, t0, swapped if back else codes, i, j, back, valid, obs, msum,
+                    mcount, psum, pcount, pgreater,
+                )  # fmt: skip
+
+
+@njit(parallel=True, **_JIT)
+def lag_null_prompt(
+    ccs, ccp, rho, mi_rot, offsets, xs, ys, ss, xs2, ys2, ss2, first, valid, codes, swapped,
+    tau, obs, msum, mcount, psum, pcount, pgreater,
+):  # fmt: skip
+    """One prompt of a circular-shift null from its lag table, parallel over folded rows.
+
+    ``ccp`` (N, N, T + 2 tau): circular cross-correlations of the unit-norm centred series,
+    ``ccp[i, j, tau + r] = sum_t u_i(t) u_j(t + r)`` for r = -tau .. T + tau - 1; ``rho``
+    (N,): lag correlations; ``mi_rot`` (T, N): self-information of each head rolled by each
+    offset; ``offsets`` (K, N); for CCS ``xs``/``ys``/``ss`` (N, T): each head's
+    standardised past and future window and local self-information, and ``xs2``/``ys2``/
+    ``ss2`` (N, 2T) the same written twice in a row (so that a rotation is a plain slice).
+    ``first`` (N, N, T): the first surrogate that drew each relative lag of each ordered
+    pair (-1: none); ``valid``: the lags that count as surrogates (each once). Outputs
+    ``codes`` (S,) and their x <-> y swaps ``swapped``; ``obs`` (S, N, N) this prompt's
+    observed values. Accumulates in place into ``msum``, ``mcount`` (all prompts) and
+    ``psum``, ``pcount``, ``pgreater`` (this prompt).
+    """
+    n_nodes = first.shape[0]
+    n_half = (n_nodes + 1) // 2
+    for task in prange(n_half):
+        h = np.int64(task)
+        v = np.empty(N_OUTPUTS * TILE)
+        mii, mij = np.empty(TILE), np.empty(TILE)
+        ok = np.empty(TILE, dtype=np.bool_)
+        scratch = np.empty((3, first.shape[2]))
+        local = (xs, ys, ss, xs2, ys2, ss2)
+        for side in range(2):
+            i = h if side == 0 else n_nodes - 1 - h
+            if side == 1 and i == h:
+                break
+            _lag_row(
+                ccs, i, tau, ccp, rho, mi_rot, offsets, local, first, valid, codes, swapped,
+                obs, msum, mcount, psum, pcount, pgreater, v, mii, mij, ok, scratch,
+            )  # fmt: skip
+    return 0
+
+
+# ============================================================== cross-block kernel
+# Pairs (source head i of one item, target head j of a partner item): the prompt-shuffle
+# null (driver: ._cross). Correlation blocks (B, N, M) between the two items' windows.
+
+
+@njit(**_JIT)
+def _cross_row(ccs, b, i, blocks, rho_s, mi_s, rho_t, mi_t, local, codes, out, v):
+    """Outputs ``codes`` of source i -> every target j of item b into ``out[b, :, i]``."""
+    cpp, cff, cpf, cfp = blocks
+    n_targets = cpp.shape[2]
+    p_row, q_row, b_row, c_row = cpp[b, i], cff[b, i], cpf[b, i], cfp[b, i]
+    a, mi_a = rho_s[b, i], mi_s[b, i]
+    rt, mt = rho_t[b], mi_t[b]
+    xs_s, ys_s, ss_s, xs_t, ys_t, ss_t = local
+    for t0 in range(0, n_targets, TILE):
+        n = min(TILE, n_targets - t0)
+        if ccs:
+            xi, yi, si = xs_s[b, i], ys_s[b, i], ss_s[b, i]
+            for w in range(n):
+                j = t0 + w
+                k, det4 = ccs_knowns(
+                    p_row[j], q_row[j], a, b_row[j], c_row[j], rt[j], mi_a, mt[j], xi, yi, si,
+                    xs_t[b, j], ys_t[b, j], ss_t[b, j],
+                )  # fmt: skip
+                _store(v, np.uint64(w), outputs(k), det4 > DET_TOL)
+        else:
+            for w0 in range(n):
+                w = np.uint64(w0)
+                j = np.uint64(t0 + w0)
+                k, det4 = mmi_knowns(p_row[j], q_row[j], a, b_row[j], c_row[j], rt[j], mi_a, mt[j])
+                _store(v, w, outputs(k), det4 > DET_TOL)
+        for s in range(codes.shape[0]):
+            c = np.uint64(codes[s] * TILE)
+            row = out[b, s, i, t0:]
+            for w0 in range(n):
+                w = np.uint64(w0)
+                row[w] = v[c + w]
+
+
+@njit(parallel=True, **_JIT)
+def cross_block(ccs, cpp, cff, cpf, cfp, rho_s, mi_s, rho_t, mi_t, local, codes, out):
+    """Outputs ``codes`` (S,) of every pair (source i, target j) of every item b into
+    ``out`` (B, S, N, M), NaN for a degenerate pair; parallel over (item, source).
+
+    ``cpp``/``cff``/``cpf``/``cfp`` (B, N, M): correlations of the sources' past with the
+    targets' past, future with future, past with future, future with past; ``rho_*``,
+    ``mi_*`` (B, N) and (B, M): lag correlation and self-information (NaN: constant);
+    ``local``: for CCS the sources' and the targets' standardised windows and local
+    self-information, (xs_s, ys_s, ss_s, xs_t, ys_t, ss_t), each (B, nodes, n).
+    """
+    n_items, n_sources, _ = cpp.shape
+    blocks = (cpp, cff, cpf, cfp)
+    for task in prange(n_items * n_sources):
+        t = np.int64(task)
+        v = np.empty(N_OUTPUTS * TILE)
+        _cross_row(
+            ccs, t // n_sources, t % n_sources, blocks, rho_s, mi_s, rho_t, mi_t, local, codes,
+            out, v,
+        )  # fmt: skip
+    return 0

@@ -85,6 +85,7 @@ def prompt_shuffle_atoms(
     n_derangements: int | None = None,
     seed: int | np.random.Generator = 0,
     progress: bool = False,
+    cross_block: bool = True,
 ) -> Any:
     """ΦID atoms of every pair of heads minus their prompt-shuffle null.
 
@@ -102,6 +103,12 @@ def prompt_shuffle_atoms(
         about four all-pairs engine calls.
     seed
         Seed of the subset of derangements (unused when all are taken).
+    cross_block
+        With the Gaussian estimator (default True): compute only the cross-prompt pairs of
+        each derangement (:mod:`synergy_utils.phiid._cross`: the windows prepared once, the
+        four correlation blocks, one kernel over N x N pairs), equal to the all-pairs
+        engine on the two prompts side by side (:func:`cross_atoms`) to rounding. ``False``
+        (or the discrete estimator): :func:`cross_atoms`, the reference.
 
     Returns
     -------
@@ -141,9 +148,18 @@ def prompt_shuffle_atoms(
         from tqdm.auto import tqdm
 
         loop = tqdm(shifts, desc="prompt-shuffle null (pairs)", leave=False)
+    fast = None
+    if cross_block and str(estimator).lower() == "gaussian":
+        from ..phiid._cross import CrossPairs
+
+        fast = CrossPairs(series, int(tau), str(redundancy))
     for shift in loop:
-        partner = np.roll(series, -int(shift), axis=0)  # partner[p] = series[(p + s) mod P]
-        block = cross_atoms(series, partner, **options)
+        if fast is not None:
+            order = (np.arange(n_prompts) + int(shift)) % n_prompts
+            block = fast.atoms(order, names)
+        else:
+            partner = np.roll(series, -int(shift), axis=0)  # partner[p] = series[(p + s) % P]
+            block = cross_atoms(series, partner, **options)
         finite = np.isfinite(block)
         null_sum += np.where(finite, block, 0.0)
         null_count += finite
