@@ -206,8 +206,9 @@ def test_the_published_record_table_and_figure(studied):
     row = ours[(ours["score"] == "raw")].iloc[0]
     assert row["middle"] == pytest.approx(expected["top_share_middle"])
     assert row["quadratic"] == pytest.approx(expected["quadratic"])
-    assert row["window"] == f"0–{100 * max(study.ablation.fractions):.0f} %"
-    assert row["area ratio"] == study.ablation.auc_ratio["random"].value
+    given = study.ablation.given  # measured: the core / matched ratio over the rule's window
+    assert row["window"] == f"0–{100 * given.window:.0f} % (core / matched)"
+    assert row["area ratio"] == given.matched_ratio.value
     corrected = ours[ours["score"] == "null-corrected"].iloc[0]["claim 1 (MMI / CCS)"]
     assert corrected.count(" / ") == 1
     profiles = published.record_profiles(studies, maps)
