@@ -76,6 +76,20 @@ def test_ranking_replicates_enter_the_coefficient_interval():
     assert noisy.ci_low < fixed.ci_low  # noisier rankings weaken the slope
 
 
+def _supported_statistics(seed: int):
+    """A coefficient and a matched contrast that both lie above 0 (synergy matters)."""
+    from synergy_utils.stages.matched_orders import matched_contrast
+    from synergy_utils.stages.synergy_regression import synergy_coefficient
+
+    rng = np.random.default_rng(seed)
+    synergy = rng.normal(size=(12, 9))
+    norm, info = rng.lognormal(size=(12, 9)), rng.random((12, 9))
+    damage = norm + 0.6 * synergy + rng.normal(0, 0.3, (12, 9))
+    coef = synergy_coefficient(damage, synergy, norm, info, n_bootstrap=300)
+    contrast = matched_contrast(rng.normal(2, 0.1, 15), rng.normal(1, 0.1, (8, 15)), 300)
+    return coef, contrast
+
+
 def test_the_given_section_round_trips_and_feeds_the_landing_page():
     from synergy_utils.report.claims.ablation_given import (
         evidence_from_summary,
@@ -84,16 +98,9 @@ def test_the_given_section_round_trips_and_feeds_the_landing_page():
     )
     from synergy_utils.report.tables import claim4_row
     from synergy_utils.stages.given_norm import GivenNormResult
-    from synergy_utils.stages.matched_orders import matched_contrast
-    from synergy_utils.stages.synergy_regression import synergy_coefficient
     from synergy_utils.summary import AblationGiven
 
-    rng = np.random.default_rng(3)
-    synergy = rng.normal(size=(12, 9))
-    norm, info = rng.lognormal(size=(12, 9)), rng.random((12, 9))
-    damage = norm + 0.6 * synergy + rng.normal(0, 0.3, (12, 9))
-    coef = synergy_coefficient(damage, synergy, norm, info, n_bootstrap=300)
-    contrast = matched_contrast(rng.normal(2, 0.1, 15), rng.normal(1, 0.1, (8, 15)), 300)
+    coef, contrast = _supported_statistics(3)
     result = GivenNormResult(coef, {"zero": contrast, "mean": contrast}, None, None, 0.4, 0.1)
     assessment = assess(evidence(coef, contrast))
     assert assessment.verdict == SUPPORTED
@@ -137,16 +144,9 @@ def test_accuracy_is_read_beside_kl():
 def test_the_accuracy_gap_survives_the_summary():
     from synergy_utils.report.claims.ablation_given import evidence_from_summary, summary_section
     from synergy_utils.stages.given_norm import GivenNormResult
-    from synergy_utils.stages.matched_orders import matched_contrast
-    from synergy_utils.stages.synergy_regression import synergy_coefficient
     from synergy_utils.summary import AblationGiven
 
-    rng = np.random.default_rng(4)
-    synergy = rng.normal(size=(12, 9))
-    norm, info = rng.lognormal(size=(12, 9)), rng.random((12, 9))
-    damage = norm + 0.6 * synergy + rng.normal(0, 0.3, (12, 9))
-    coef = synergy_coefficient(damage, synergy, norm, info, n_bootstrap=300)
-    contrast = matched_contrast(rng.normal(2, 0.1, 15), rng.normal(1, 0.1, (8, 15)), 300)
+    coef, contrast = _supported_statistics(4)
     result = GivenNormResult(coef, {"zero": contrast}, None, None, 0.4, 0.1)
     gap = {"value": 0.25, "ci_low": 0.1, "ci_high": 0.4}
     assessment = assess(evidence(coef, contrast, accuracy=gap))

@@ -28,7 +28,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...summary import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, AblationGiven, Assessment
+from ...summary import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    AblationGiven,
+    Assessment,
+    Estimate,
+)
 from ..verdicts import finite
 
 if TYPE_CHECKING:
@@ -226,14 +233,20 @@ def given_estimate(given: AblationGiven, fmt: Callable[[Any], str]) -> str:
     )
 
 
+def _interval(e: Estimate) -> str:
+    """``value [low, high]`` to 2 decimals; the value alone without an interval; n/a."""
+    if e.value is None:
+        return "n/a"
+    if e.ci_low is None or e.ci_high is None:
+        return f"{e.value:.2f}"
+    return f"{e.value:.2f} [{e.ci_low:.2f}, {e.ci_high:.2f}]"
+
+
 def mode_sentence(given: AblationGiven) -> str:
     """The matched ratio in every ablation mode, the deciding one first."""
     parts = []
     for mode, ratio in given.mode_ratios.items():
-        text = "n/a" if ratio.value is None else f"{ratio.value:.2f}"
-        if ratio.ci_low is not None and ratio.ci_high is not None:
-            text += f" [{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]"
-        parts.append(f"{mode} {text}" + (" (decides)" if mode == given.mode else ""))
+        parts.append(f"{mode} {_interval(ratio)}" + (" (decides)" if mode == given.mode else ""))
     return "Matched ratio by ablation mode: " + "; ".join(parts) + "."
 
 
@@ -241,17 +254,9 @@ def given_sentence(given: AblationGiven) -> str:
     """The rule re-applied to stored numbers, in one clause: verdict, matched ratio over the
     window and the synergy coefficient with their intervals, and the reason."""
     found = assess(evidence_from_summary(given))
-
-    def interval(e) -> str:
-        if e.value is None:
-            return "n/a"
-        if e.ci_low is None or e.ci_high is None:
-            return f"{e.value:.2f}"
-        return f"{e.value:.2f} [{e.ci_low:.2f}, {e.ci_high:.2f}]"
-
     return (
         f"**{found.verdict}** (matched ratio over 0–{100 * given.window:.0f} % "
-        f"{interval(given.matched_ratio)}, {given.n_rankings} rankings × {given.n_orders} "
-        f"orders; synergy coefficient {interval(given.coefficient)} sd/sd over "
+        f"{_interval(given.matched_ratio)}, {given.n_rankings} rankings × {given.n_orders} "
+        f"orders; synergy coefficient {_interval(given.coefficient)} sd/sd over "
         f"{given.n_heads} heads): {found.reason}"
     )
