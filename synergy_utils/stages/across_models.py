@@ -84,6 +84,7 @@ class StudySize:
     given_step: float = 0.1
     n_matched: int = 2
     n_rankings: int = 2
+    n_single_heads: int = 0
     batch_size: int = 8
     tau: int = 1
     seed: int = 0
@@ -229,7 +230,8 @@ def given_ablation(
     batch = teacher_forced_batch(continuations, pad_token_id(model, tokenizer), share_prefix=True)
     result = given_norm_study(
         model, batch, core, norm, info, window=size.given_window, fraction_step=size.given_step,
-        n_matched=size.n_matched, modes=("zero",), n_bootstrap=size.n_bootstrap, seed=size.seed,
+        n_matched=size.n_matched, n_single_heads=size.n_single_heads, modes=("zero",),
+        n_bootstrap=size.n_bootstrap, seed=size.seed,
     )  # fmt: skip
     return given_summary(
         result, order=CORE_ORDER, n_prompts=batch.n_prompts, n_single_prompts=batch.n_prompts
