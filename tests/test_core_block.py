@@ -8,6 +8,7 @@ import pytest
 
 from synergy_utils.series import thirds
 from synergy_utils.stages.core_block import (
+    adjusted_contrast_of,
     adjusted_contrasts,
     block_test,
     head_persistence,
@@ -40,6 +41,34 @@ def test_adjusted_contrasts_equal_plain_least_squares():
         design = np.column_stack([fixed, rtr[r]])
         expected = np.linalg.lstsq(design, sts[r], rcond=None)[0][1]
         assert got[r] == pytest.approx(expected, rel=1e-8, abs=1e-12)
+
+
+def test_one_sets_adjusted_contrast_is_the_regression_over_its_finite_pairs():
+    """A slow reference: the design written out pair by pair, NaN pairs skipped."""
+    rng = np.random.default_rng(4)
+    n_layers, n_heads = 6, 2
+    n = n_layers * n_heads
+    sts, rtr = rng.standard_normal((n, n)), 0.1 * rng.standard_normal((n, n))
+    sts[0, 5] = sts[3, 7] = np.nan
+    np.fill_diagonal(sts, np.nan)
+    rho = rng.uniform(0.1, 0.9, (n_layers, n_heads))
+    rho[4, 1] = np.nan  # a constant head: its pairs drop out
+    _, middle, _ = thirds(n_layers)
+    rows, target = [], []
+    for a in range(n):
+        for b in range(a + 1, n):
+            y = 0.5 * (sts[a, b] + sts[b, a])
+            s_a, s_b = (-0.5 * np.log(1 - rho.flat[k] ** 2) for k in (a, b))
+            if not np.isfinite([y, s_a, s_b]).all():
+                continue
+            in_mid = [middle.start <= k // n_heads < middle.stop for k in (a, b)]
+            rows.append([1, all(in_mid), sum(in_mid) == 1, s_a + s_b, min(s_a, s_b),
+                         0.5 * (rtr[a, b] + rtr[b, a])])  # fmt: skip
+            target.append(y)
+    expected = np.linalg.lstsq(np.array(rows, float), np.array(target), rcond=None)[0][1]
+    assert adjusted_contrast_of(sts, rtr, rho) == pytest.approx(expected, rel=1e-8)
+    outer_only = np.where(np.add.outer(np.arange(n), np.arange(n)) < 0, 0.0, np.nan)
+    assert np.isnan(adjusted_contrast_of(outer_only, outer_only, rho))
 
 
 def test_persistence_and_self_information():

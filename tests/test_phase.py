@@ -326,6 +326,16 @@ def test_prompt_scores_give_the_delta_of_null_corrected_atoms():
     middle = phase.middle_third(6)
     contrast = scores["delta_sts"][middle].mean() - scores["delta_sts"][~middle].mean()
     assert scores["delta_sts_contrast"] == pytest.approx(contrast)
+    # the order parameter is claim 1's block statistic on this one prompt
+    from synergy_utils.stages.core_block import block_test, head_persistence
+
+    delta = reference["delta_prompt"]
+    claim1 = block_test(
+        delta.sel(atom="sts").values, delta.sel(atom="rtr").values, head_persistence(x[None]),
+        null="circular", n_bootstrap=2,
+    )  # fmt: skip
+    assert scores["block_contrast"] == pytest.approx(claim1.adjusted_contrast.value, abs=1e-12)
+    assert np.isfinite(scores["null_block_contrast"]).all()
     with pytest.raises(ValueError, match="T >= 7"):
         prompt_scores(x[:5])
 
@@ -349,6 +359,7 @@ def test_a_planted_middle_core_raises_the_null_corrected_contrast():
     assert coupled > 0.01 and coupled > 10 * abs(outer)  # one coupled partner of 17
     assert scores["delta_sts_contrast"] > 0.005
     assert scores["delta_sts_contrast"] > np.abs(scores["null_delta_sts_contrast"]).max()
+    assert scores["block_contrast"] > np.abs(scores["null_block_contrast"]).max()
 
 
 def test_the_answer_ends_at_the_token_that_completes_it():
@@ -574,7 +585,9 @@ def test_a_fixed_window_sweep_and_the_figures(tmp_path, one_torch_thread):
     calibration = phase.calibrate_grid([2, 4, 8, 16], [1.0, 0.9, 0.3, 0.0], bounds=(2, 60))
     calibration["scan"] = {"levels": [2, 4, 8, 16], "accuracy": [1.0, 0.9, 0.3, 0.0], "n": [5] * 4}
     figs = [
-        figures_phase.plot_families(analyses, "delta_sts_contrast", random_analyses=analyses),
+        figures_phase.plot_families(
+            analyses, phase.PRIMARY_ORDER_PARAMETER, random_analyses=analyses
+        ),
         figures_phase.plot_order_parameter(planted),
         figures_phase.plot_susceptibility(planted),
         figures_phase.plot_calibration({"copy_list": calibration}),

@@ -66,6 +66,42 @@ def pair_regions(n_layers: int, n_heads: int) -> tuple[np.ndarray, np.ndarray, n
     return i, j, in_middle[i].astype(int) + in_middle[j].astype(int)
 
 
+def block_design(persistence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)``, their region (:func:`pair_regions`) and the fixed columns of the
+    block regression, ``(n_pairs, 5)``: intercept, middle–middle, mixed, ``s_i + s_j`` and
+    ``min(s_i, s_j)``, where ``s`` is the self-information of ``persistence`` ``(L, H)``
+    (NaN rows where a head's persistence is undefined; the callers drop them)."""
+    n_layers, n_heads = persistence.shape
+    i, j, region = pair_regions(n_layers, n_heads)
+    s = self_information(np.asarray(persistence, dtype=np.float64).reshape(-1))
+    fixed = np.column_stack(
+        [np.ones(i.size), region == 2, region == 1, s[i] + s[j], np.minimum(s[i], s[j])]
+    ).astype(np.float64)
+    return i, j, region, fixed
+
+
+def adjusted_contrast_of(
+    delta_sts: np.ndarray, delta_rtr: np.ndarray, persistence: np.ndarray
+) -> float:
+    """The adjusted contrast (nats per pair) of one set of ``(N, N)`` pair Δ of sts and rtr,
+    e.g. one prompt's: the block regression fitted over the pairs where both are finite
+    (:func:`block_design`, :func:`adjusted_contrasts`). NaN without a middle–middle and an
+    outer–outer pair to compare. Chapter 04 uses it as its order parameter, one value per
+    prompt and per surrogate."""
+    i, j, region, fixed = block_design(persistence)
+    sts = symmetric_pairs(np.asarray(delta_sts)[None], i, j)[0]
+    rtr = symmetric_pairs(np.asarray(delta_rtr)[None], i, j)[0]
+    keep = np.isfinite(sts) & np.isfinite(rtr) & np.isfinite(fixed).all(axis=1)
+    if not ((region[keep] == 2).any() and (region[keep] == 0).any()):
+        return float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        try:
+            value = adjusted_contrasts(sts[None, keep], rtr[None, keep], fixed[keep])[0]
+        except np.linalg.LinAlgError:
+            return float("nan")
+    return float(value)
+
+
 def symmetric_pairs(per_prompt: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """``(P, n_pairs)`` mean of the two orders of every pair from ``(P, N, N)`` values."""
     return 0.5 * (per_prompt[:, i, j] + per_prompt[:, j, i])
@@ -142,16 +178,12 @@ def block_test(
     """
     n_layers, n_heads = persistence.shape
     n_prompts, n_nodes = delta_sts.shape[0], n_layers * n_heads
-    i, j, region = pair_regions(n_layers, n_heads)
+    i, j, region, fixed = block_design(persistence)
     sts = symmetric_pairs(delta_sts, i, j)
     rtr = symmetric_pairs(delta_rtr, i, j)
-    keep = np.isfinite(sts).all(axis=0) & np.isfinite(rtr).all(axis=0)
-    s = self_information(persistence.reshape(-1))
-    keep &= np.isfinite(s[i]) & np.isfinite(s[j])
+    keep = np.isfinite(sts).all(axis=0) & np.isfinite(rtr).all(axis=0) & np.isfinite(fixed).all(1)
     i, j, region, sts, rtr = i[keep], j[keep], region[keep], sts[:, keep], rtr[:, keep]
-    fixed = np.column_stack(
-        [np.ones(i.size), region == 2, region == 1, s[i] + s[j], np.minimum(s[i], s[j])]
-    ).astype(np.float64)
+    fixed = fixed[keep]
     counts = bootstrap_weights(bootstrap_indices(n_prompts, n_bootstrap, seed), n_prompts)
     weights = np.vstack([np.ones(n_prompts), counts]) / n_prompts  # row 0: the data
     sts_means, rtr_means = weights @ sts, weights @ rtr  # (1 + B, n_pairs)

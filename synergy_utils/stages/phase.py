@@ -493,6 +493,7 @@ def run_phase_sweep(
     fingerprint = model_fingerprint(model)
     cache = Path(cache_dir) if cache_dir is not None else None
     key = {k: v for k, v in settings.items() if k != "batch_size"}
+    key["order_parameters"] = list(ORDER_PARAMETERS)  # a new one rescores cached levels
     paths, parts = {}, {}
     for level in levels:
         digest = hashlib.sha1(

@@ -12,7 +12,13 @@ and many prompts, fast; ``tests/test_phase.py`` checks that the two give the sam
 
 The order parameters (:data:`ORDER_PARAMETERS`), one value per prompt:
 
-``delta_sts_contrast`` (null-corrected; the verdict's)
+``block_contrast`` (null-corrected; the verdict's)
+    claim 1's statistic (:mod:`.core_block`) on one prompt: the pair Δsts regressed on
+    middle–middle and mixed indicators, the pair's persistence (self-information of each
+    head's lag-1 autocorrelation in this window) and its Δrtr; the middle–middle coefficient,
+    in nats per pair (:func:`.core_block.adjusted_contrast_of`). Claim 1's adjusted contrast
+    is the same design and fit on the prompt means, so the two chapters share one statistic.
+``delta_sts_contrast`` (null-corrected; the earlier verdict's)
     each head's Δsts (mean over partners of the pair's sts minus the mean of its valid
     surrogates), averaged over the middle third of the layers minus over the outer two
     thirds (the contrast of claim 1's :func:`synergy_utils.stages.core_null.core_evidence`),
@@ -45,9 +51,14 @@ from ..stats.nulls import (
     rotate,
 )
 from . import cores
+from .core_block import adjusted_contrast_of, head_persistence
 
 #: The order parameters, with a short description for tables and plots.
 ORDER_PARAMETERS: dict[str, str] = {
+    "block_contrast": (
+        "claim 1's adjusted contrast: null-corrected sts of middle-middle minus outer-outer "
+        "pairs of heads, given persistence and redundancy (nats per pair)"
+    ),
     "delta_sts_contrast": (
         "middle-third minus outer-thirds mean of the heads' null-corrected sts (Δsts, nats)"
     ),
@@ -57,12 +68,13 @@ ORDER_PARAMETERS: dict[str, str] = {
 }
 #: Axis labels with units.
 ORDER_PARAMETER_LABELS: dict[str, str] = {
+    "block_contrast": "adjusted Δsts, middle–middle minus\nouter–outer pairs (nats per pair)",
     "delta_sts_contrast": "Δsts, middle minus outer thirds\n(nats)",
     "middle_minus_outer": "raw gradient, middle minus outer\n(scaled, −1 to 1)",
     "middle_sts_share": "middle-third share of sts\n(fraction of total)",
 }
 #: The verdict's order parameter, and the raw one reported beside it.
-PRIMARY_ORDER_PARAMETER = "delta_sts_contrast"
+PRIMARY_ORDER_PARAMETER = "block_contrast"
 RAW_ORDER_PARAMETER = "middle_minus_outer"
 #: Shortest series (steps) a prompt's scores are computed on.
 MIN_STEPS = 7
@@ -163,14 +175,9 @@ def prompt_scores(
         array.reshape(n_steps, -1), n_surrogates, tau, shift, seed
     )
     grid = (n_layers, n_heads)
-    syn = surrogates[:, 0]  # (K, N, N): only sts is null-corrected
-    kept = np.where(valid, syn, 0.0)
-    total, count = kept.sum(axis=0), valid.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        delta_pairs = observed[0] - total / count
-        loo = (total[None] - kept) / (count - 1)  # each surrogate's leave-one-out null
+    delta_pairs, null_pairs = _null_corrected(observed[0], surrogates[:, 0], valid)
     delta = _partner_mean(delta_pairs, np.isfinite(delta_pairs))
-    null_delta = _partner_mean(syn - loo, valid & (count >= 2)[None])  # (K, N)
+    null_delta = _partner_mean(null_pairs, np.isfinite(null_pairs))  # (K, N)
     head = _partner_mean(observed, np.isfinite(observed))  # (A, N), all partners
     null_head = _partner_mean(surrogates, np.isfinite(surrogates))  # (K, A, N)
     out: dict[str, Any] = {
@@ -191,8 +198,30 @@ def prompt_scores(
         for k in range(n_surrogates)
     ]
     for name in ORDER_PARAMETERS:
-        out[f"null_{name}"] = np.array([row[name] for row in nulls])
+        if name != "block_contrast":
+            out[f"null_{name}"] = np.array([row[name] for row in nulls])
+    rtr_pairs, null_rtr = _null_corrected(observed[1], surrogates[:, 1], valid)
+    persistence = head_persistence(array[None])
+    out["block_contrast"] = adjusted_contrast_of(delta_pairs, rtr_pairs, persistence)
+    out["null_block_contrast"] = np.array(
+        [adjusted_contrast_of(null_pairs[k], null_rtr[k], persistence) for k in range(n_surrogates)]
+    )
     return out
+
+
+def _null_corrected(
+    observed: np.ndarray, surrogates: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pair Δ of one atom: observed ``(N, N)`` minus the mean of the pair's valid surrogates,
+    and per surrogate ``(K, N, N)`` that surrogate minus the mean of the pair's other valid
+    ones (NaN where the surrogate does not count or no other one does)."""
+    kept = np.where(valid, surrogates, 0.0)
+    total, count = kept.sum(axis=0), valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = observed - total / count
+        loo = (total[None] - kept) / (count - 1)  # each surrogate's leave-one-out null
+    null = np.where(valid & (count >= 2)[None], surrogates - loo, np.nan)
+    return delta, null
 
 
 def answer_end(prefixes: Sequence[str], parse: Callable[[str], str | None]) -> tuple[Any, int]:
