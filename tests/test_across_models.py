@@ -217,3 +217,13 @@ def test_the_published_record_table_and_figure(studied):
     assert len(fig.axes) == 3
     assert "Spearman +0.15 over 272 heads" in published.agreement_sentence()
     assert "`marimeireles/rep-synergy-llm` at 1312685" in published.sources_sentence()
+
+
+def test_the_single_head_passes_can_be_a_seeded_sample(two_families):
+    from dataclasses import replace
+
+    size = replace(SIZE, n_single_heads=10)
+    study, _ = across_models.study_model(two_families[0], size)
+    given = study.ablation.given
+    assert given.n_heads == 10 and given.n_orders == SIZE.n_matched
+    assert size.digest() != SIZE.digest()  # a stored study of all heads is not reused

@@ -258,7 +258,10 @@ def models_table(section: Models) -> pd.DataFrame:
                 row[f"matched ratio 0–{100 * given.window:.0f} %"] = fmt_estimate(
                     given.matched_ratio
                 )
-                row["synergy coefficient"] = fmt_estimate(given.coefficient)
+                row["synergy coefficient"] = (
+                    f"{fmt_estimate(given.coefficient)}; MDE {given.coefficient_mde:.2f} "
+                    f"({given.n_heads} heads alone)"
+                )
         rows.append(row)
     return pd.DataFrame(rows)
 
