@@ -8,8 +8,8 @@ import pytest
 
 from synergy_utils.series import thirds
 from synergy_utils.stages.core_block import (
-    adjusted_contrast_of,
     adjusted_contrasts,
+    adjusted_contrasts_of,
     block_test,
     head_persistence,
     pair_regions,
@@ -66,9 +66,12 @@ def test_one_sets_adjusted_contrast_is_the_regression_over_its_finite_pairs():
                          0.5 * (rtr[a, b] + rtr[b, a])])  # fmt: skip
             target.append(y)
     expected = np.linalg.lstsq(np.array(rows, float), np.array(target), rcond=None)[0][1]
-    assert adjusted_contrast_of(sts, rtr, rho) == pytest.approx(expected, rel=1e-8)
-    outer_only = np.where(np.add.outer(np.arange(n), np.arange(n)) < 0, 0.0, np.nan)
-    assert np.isnan(adjusted_contrast_of(outer_only, outer_only, rho))
+    # one call fits every set on its own pairs: the data, and a set with outer pairs only
+    outer = ~((np.arange(n) // n_heads >= middle.start) & (np.arange(n) // n_heads < middle.stop))
+    outer_only = np.where(np.logical_and.outer(outer, outer), sts, np.nan)
+    got = adjusted_contrasts_of(np.stack([sts, outer_only]), np.stack([rtr, rtr]), rho)
+    assert got[0] == pytest.approx(expected, rel=1e-8)
+    assert np.isnan(got[1])
 
 
 def test_persistence_and_self_information():

@@ -80,26 +80,29 @@ def block_design(persistence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return i, j, region, fixed
 
 
-def adjusted_contrast_of(
+def adjusted_contrasts_of(
     delta_sts: np.ndarray, delta_rtr: np.ndarray, persistence: np.ndarray
-) -> float:
-    """The adjusted contrast (nats per pair) of one set of ``(N, N)`` pair Δ of sts and rtr,
-    e.g. one prompt's: the block regression fitted over the pairs where both are finite
-    (:func:`block_design`, :func:`adjusted_contrasts`). NaN without a middle–middle and an
-    outer–outer pair to compare. Chapter 04 uses it as its order parameter, one value per
-    prompt and per surrogate."""
+) -> np.ndarray:
+    """``(R,)`` adjusted contrast (nats per pair) of each of ``R`` sets of ``(R, N, N)`` pair Δ
+    of sts and rtr, e.g. one prompt's observed pairs and each of its surrogates: the block
+    regression (:func:`block_design`, built once, and :func:`adjusted_contrasts`) fitted over
+    the pairs where that set's sts and rtr are finite. NaN for a set without a middle–middle
+    and an outer–outer pair to compare. Chapter 04 uses it as its order parameter."""
     i, j, region, fixed = block_design(persistence)
-    sts = symmetric_pairs(np.asarray(delta_sts)[None], i, j)[0]
-    rtr = symmetric_pairs(np.asarray(delta_rtr)[None], i, j)[0]
-    keep = np.isfinite(sts) & np.isfinite(rtr) & np.isfinite(fixed).all(axis=1)
-    if not ((region[keep] == 2).any() and (region[keep] == 0).any()):
-        return float("nan")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        try:
-            value = adjusted_contrasts(sts[None, keep], rtr[None, keep], fixed[keep])[0]
-        except np.linalg.LinAlgError:
-            return float("nan")
-    return float(value)
+    sts = symmetric_pairs(np.asarray(delta_sts, dtype=np.float64), i, j)
+    rtr = symmetric_pairs(np.asarray(delta_rtr, dtype=np.float64), i, j)
+    usable = np.isfinite(fixed).all(axis=1)
+    out = np.full(sts.shape[0], np.nan)
+    for r in range(sts.shape[0]):
+        keep = usable & np.isfinite(sts[r]) & np.isfinite(rtr[r])
+        if not ((region[keep] == 2).any() and (region[keep] == 0).any()):
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            try:
+                out[r] = adjusted_contrasts(sts[r][None, keep], rtr[r][None, keep], fixed[keep])[0]
+            except np.linalg.LinAlgError:
+                pass
+    return out
 
 
 def symmetric_pairs(per_prompt: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -181,7 +184,8 @@ def block_test(
     i, j, region, fixed = block_design(persistence)
     sts = symmetric_pairs(delta_sts, i, j)
     rtr = symmetric_pairs(delta_rtr, i, j)
-    keep = np.isfinite(sts).all(axis=0) & np.isfinite(rtr).all(axis=0) & np.isfinite(fixed).all(1)
+    keep = np.isfinite(sts).all(axis=0) & np.isfinite(rtr).all(axis=0)
+    keep &= np.isfinite(fixed).all(axis=1)
     i, j, region, sts, rtr = i[keep], j[keep], region[keep], sts[:, keep], rtr[:, keep]
     fixed = fixed[keep]
     counts = bootstrap_weights(bootstrap_indices(n_prompts, n_bootstrap, seed), n_prompts)

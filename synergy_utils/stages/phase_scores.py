@@ -16,7 +16,7 @@ The order parameters (:data:`ORDER_PARAMETERS`), one value per prompt:
     claim 1's statistic (:mod:`.core_block`) on one prompt: the pair Δsts regressed on
     middle–middle and mixed indicators, the pair's persistence (self-information of each
     head's lag-1 autocorrelation in this window) and its Δrtr; the middle–middle coefficient,
-    in nats per pair (:func:`.core_block.adjusted_contrast_of`). Claim 1's adjusted contrast
+    in nats per pair (:func:`.core_block.adjusted_contrasts_of`). Claim 1's adjusted contrast
     is the same design and fit on the prompt means, so the two chapters share one statistic.
 ``delta_sts_contrast`` (null-corrected; the earlier verdict's)
     each head's Δsts (mean over partners of the pair's sts minus the mean of its valid
@@ -51,7 +51,7 @@ from ..stats.nulls import (
     rotate,
 )
 from . import cores
-from .core_block import adjusted_contrast_of, head_persistence
+from .core_block import adjusted_contrasts_of, head_persistence
 
 #: The order parameters, with a short description for tables and plots.
 ORDER_PARAMETERS: dict[str, str] = {
@@ -187,7 +187,8 @@ def prompt_scores(
         "n_steps": n_steps,
         "min_shift": shift,
     }
-    out.update(_order_parameters(out["sts"], out["rtr"], out["delta_sts"], method))
+    head_parameters = _order_parameters(out["sts"], out["rtr"], out["delta_sts"], method)
+    out.update(head_parameters)
     nulls = [
         _order_parameters(
             null_head[k, 0].reshape(grid),
@@ -197,15 +198,15 @@ def prompt_scores(
         )
         for k in range(n_surrogates)
     ]
-    for name in ORDER_PARAMETERS:
-        if name != "block_contrast":
-            out[f"null_{name}"] = np.array([row[name] for row in nulls])
+    for name in head_parameters:
+        out[f"null_{name}"] = np.array([row[name] for row in nulls])
     rtr_pairs, null_rtr = _null_corrected(observed[1], surrogates[:, 1], valid)
-    persistence = head_persistence(array[None])
-    out["block_contrast"] = adjusted_contrast_of(delta_pairs, rtr_pairs, persistence)
-    out["null_block_contrast"] = np.array(
-        [adjusted_contrast_of(null_pairs[k], null_rtr[k], persistence) for k in range(n_surrogates)]
+    block = adjusted_contrasts_of(  # row 0 the observed pairs, then one row per surrogate
+        np.concatenate([delta_pairs[None], null_pairs]),
+        np.concatenate([rtr_pairs[None], null_rtr]),
+        head_persistence(array[None]),
     )
+    out["block_contrast"], out["null_block_contrast"] = float(block[0]), block[1:]
     return out
 
 
